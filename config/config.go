@@ -1,0 +1,354 @@
+// Package config loads and validates gcupsert's configuration: a YAML file,
+// then environment overrides named GCUPSERT_<SECTION>_<KEY> (for example
+// GCUPSERT_KAFKA_BROKERS=host1:9092,host2:9092 or GCUPSERT_BATCH_LINGER=500ms).
+//
+// Every value is checked by Load; an error names the key and what is wrong.
+// The OAuth client secret comes from GCUPSERT_GENESYS_CLIENT_SECRET or from
+// the file named by genesys.client_secret_file; it is never part of the YAML
+// file, of String output or of any error.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Duration is a time.Duration read from strings such as "200ms" or "2m".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML reads "200ms", "2m" and the like.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use a form such as 200ms, 30s or 2m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration in Go's notation.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Config is the whole configuration.
+type Config struct {
+	// WorkerID names this worker in audit events; default the host name.
+	WorkerID string  `yaml:"worker_id"`
+	Kafka    Kafka   `yaml:"kafka"`
+	Genesys  Genesys `yaml:"genesys"`
+	Retry    Retry   `yaml:"retry"`
+	Batch    Batch   `yaml:"batch"`
+	Topics   Topics  `yaml:"topics"`
+	Routes   []Route `yaml:"routes"`
+	Log      Log     `yaml:"log"`
+	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Kafka is the consumer group and broker connection.
+type Kafka struct {
+	Brokers           []string `yaml:"brokers"`
+	GroupID           string   `yaml:"group_id"`
+	ClientID          string   `yaml:"client_id"`
+	StartOffset       string   `yaml:"start_offset"` // earliest | latest, for partitions with no committed offset
+	SessionTimeout    Duration `yaml:"session_timeout"`
+	RebalanceTimeout  Duration `yaml:"rebalance_timeout"`
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	Balancer          string   `yaml:"balancer"` // range | roundrobin
+	MaxWait           Duration `yaml:"max_wait"`
+	CommitInterval    Duration `yaml:"commit_interval"`
+	// CreateTopics lets the outbound writers create missing topics (demo, development).
+	CreateTopics bool `yaml:"create_topics"`
+}
+
+// Genesys is the API connection.
+type Genesys struct {
+	Region           string   `yaml:"region"`
+	BaseURL          string   `yaml:"base_url"`
+	LoginURL         string   `yaml:"login_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     Secret   `yaml:"-"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Timeout          Duration `yaml:"timeout"`
+	// RequestsPerSecond paces requests on the client side; 0 means no pacing.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+}
+
+// Secret is a string that never prints.
+type Secret string
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalYAML never writes the secret.
+func (Secret) MarshalYAML() (any, error) { return "[redacted]", nil }
+
+// Retry is the retry policy for API calls.
+type Retry struct {
+	InitialInterval Duration `yaml:"initial_interval"`
+	MaxInterval     Duration `yaml:"max_interval"`
+	MaxElapsed      Duration `yaml:"max_elapsed"`
+	Multiplier      float64  `yaml:"multiplier"`
+	Jitter          float64  `yaml:"jitter"`
+	MaxRetryAfter   Duration `yaml:"max_retry_after"`
+	// BatchPause is the wait before a batch whose retries ran out is tried again.
+	BatchPause Duration `yaml:"batch_pause"`
+}
+
+// Batch bounds batches and parallelism.
+type Batch struct {
+	MaxRecords  int      `yaml:"max_records"`
+	MaxBytes    int      `yaml:"max_bytes"`
+	Linger      Duration `yaml:"linger"`
+	MaxInflight int      `yaml:"max_inflight"`
+}
+
+// Topics names the outbound topics.
+type Topics struct {
+	Audit      string `yaml:"audit"`
+	Sync       string `yaml:"sync"`
+	DeadLetter string `yaml:"deadletter"`
+}
+
+// Route sends one input topic to one target.
+type Route struct {
+	Topic              string   `yaml:"topic"`
+	Target             string   `yaml:"target"` // customobjects
+	Schema             string   `yaml:"schema"`
+	SchemaFile         string   `yaml:"schema_file"`
+	ConflictResolution string   `yaml:"conflict_resolution"`
+	UniqueFields       []string `yaml:"unique_fields"`
+	ReferenceFields    []string `yaml:"reference_fields"`
+}
+
+// Log sets logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // auto | json | text
+}
+
+// Limits the customobjects contract allows.
+const (
+	MaxBatchRecords = 100
+	MaxBatchBytes   = 2 << 20
+)
+
+// Default returns the configuration with every default filled in and no routes.
+func Default() Config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "gcupsert"
+	}
+	return Config{
+		WorkerID: host,
+		Kafka: Kafka{
+			Brokers:           []string{"localhost:9092"},
+			GroupID:           "gcupsert",
+			ClientID:          "gcupsert",
+			StartOffset:       "earliest",
+			SessionTimeout:    Duration(10 * time.Second),
+			RebalanceTimeout:  Duration(30 * time.Second),
+			HeartbeatInterval: Duration(3 * time.Second),
+			Balancer:          "range",
+			MaxWait:           Duration(250 * time.Millisecond),
+			CommitInterval:    Duration(time.Second),
+		},
+		Genesys: Genesys{Region: "us_east_1", Timeout: Duration(30 * time.Second)},
+		Retry: Retry{
+			InitialInterval: Duration(500 * time.Millisecond),
+			MaxInterval:     Duration(30 * time.Second),
+			MaxElapsed:      Duration(2 * time.Minute),
+			Multiplier:      2,
+			Jitter:          0.5,
+			MaxRetryAfter:   Duration(3 * time.Minute),
+			BatchPause:      Duration(5 * time.Second),
+		},
+		Batch: Batch{
+			MaxRecords:  MaxBatchRecords,
+			MaxBytes:    MaxBatchBytes,
+			Linger:      Duration(200 * time.Millisecond),
+			MaxInflight: 8,
+		},
+		Topics: Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
+		Log:    Log{Level: "info", Format: "auto"},
+
+		ShutdownTimeout: Duration(30 * time.Second),
+	}
+}
+
+// Load reads the YAML file at path (none when path is ""), applies the
+// environment from environ (KEY=VALUE pairs, as os.Environ returns), reads the
+// secret and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := Parse(raw, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	env := envMap(environ)
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.loadSecret(env); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML into cfg, rejecting unknown keys.
+func Parse(raw []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string)
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "GCUPSERT_") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// applyEnv sets every scalar or list field whose GCUPSERT_ variable is present.
+func applyEnv(cfg *Config, env map[string]string) error {
+	return walk(reflect.ValueOf(cfg).Elem(), "GCUPSERT", "", func(v reflect.Value, name, key string) error {
+		s, ok := env[name]
+		if !ok {
+			return nil
+		}
+		if err := setFromString(v, s); err != nil {
+			return fmt.Errorf("config: %s (from %s): %w", key, name, err)
+		}
+		return nil
+	})
+}
+
+// EnvNames lists every environment variable Load reads, with its YAML key.
+func EnvNames() map[string]string {
+	out := map[string]string{"GCUPSERT_GENESYS_CLIENT_SECRET": "genesys.client_secret (environment only)"}
+	cfg := Default()
+	_ = walk(reflect.ValueOf(&cfg).Elem(), "GCUPSERT", "", func(_ reflect.Value, name, key string) error {
+		out[name] = key
+		return nil
+	})
+	return out
+}
+
+func walk(v reflect.Value, envPrefix, keyPrefix string, fn func(reflect.Value, string, string) error) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := envPrefix + "_" + strings.ToUpper(tag)
+		key := tag
+		if keyPrefix != "" {
+			key = keyPrefix + "." + tag
+		}
+		fv := v.Field(i)
+		switch {
+		case fv.Kind() == reflect.Struct:
+			if err := walk(fv, name, key, fn); err != nil {
+				return err
+			}
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
+			// routes are read from the file only
+		default:
+			if err := fn(fv, name, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	if v.Type() == reflect.TypeOf(Duration(0)) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (use a form such as 200ms, 30s or 2m)", s)
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		v.SetFloat(f)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+func (c *Config) loadSecret(env map[string]string) error {
+	if s, ok := env["GCUPSERT_GENESYS_CLIENT_SECRET"]; ok && s != "" {
+		c.Genesys.ClientSecret = Secret(s)
+		return nil
+	}
+	if c.Genesys.ClientSecretFile != "" {
+		raw, err := os.ReadFile(c.Genesys.ClientSecretFile)
+		if err != nil {
+			return fmt.Errorf("config: genesys.client_secret_file: cannot read it: %v", errors.Unwrap(err))
+		}
+		c.Genesys.ClientSecret = Secret(strings.TrimSpace(string(raw)))
+		if c.Genesys.ClientSecret == "" {
+			return fmt.Errorf("config: genesys.client_secret_file: the file is empty")
+		}
+	}
+	return nil
+}

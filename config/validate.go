@@ -1,0 +1,205 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Validate checks every value and returns all problems at once, each naming
+// its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(c.WorkerID) == "" {
+		bad("worker_id", "must not be empty")
+	}
+	k := c.Kafka
+	if len(k.Brokers) == 0 {
+		bad("kafka.brokers", "needs at least one host:port")
+	}
+	for _, b := range k.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			bad("kafka.brokers", "%q is not host:port", b)
+		}
+	}
+	if k.GroupID == "" {
+		bad("kafka.group_id", "must not be empty")
+	}
+	if k.StartOffset != "earliest" && k.StartOffset != "latest" {
+		bad("kafka.start_offset", "%q is not earliest or latest", k.StartOffset)
+	}
+	if k.Balancer != "range" && k.Balancer != "roundrobin" {
+		bad("kafka.balancer", "%q is not range or roundrobin", k.Balancer)
+	}
+	if k.SessionTimeout.D() < 1e9 {
+		bad("kafka.session_timeout", "%s is below 1s", k.SessionTimeout)
+	}
+	if k.HeartbeatInterval.D() <= 0 || k.HeartbeatInterval.D() >= k.SessionTimeout.D() {
+		bad("kafka.heartbeat_interval", "%s must be above 0 and below kafka.session_timeout (%s)", k.HeartbeatInterval, k.SessionTimeout)
+	}
+	if k.RebalanceTimeout.D() <= 0 {
+		bad("kafka.rebalance_timeout", "must be above 0")
+	}
+	if k.MaxWait.D() <= 0 {
+		bad("kafka.max_wait", "must be above 0")
+	}
+	if k.CommitInterval.D() < 0 {
+		bad("kafka.commit_interval", "must not be negative")
+	}
+
+	g := c.Genesys
+	if g.BaseURL == "" && g.Region == "" {
+		bad("genesys.region", "must be set when genesys.base_url is not")
+	}
+	for _, kv := range [][2]string{{"genesys.base_url", g.BaseURL}, {"genesys.login_url", g.LoginURL}} {
+		key, u := kv[0], kv[1]
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad(key, "%q is not an http(s) URL", u)
+		}
+	}
+	if g.ClientID == "" {
+		bad("genesys.client_id", "must not be empty")
+	}
+	if g.ClientSecret == "" {
+		bad("genesys.client_secret", "missing: set GCUPSERT_GENESYS_CLIENT_SECRET or genesys.client_secret_file")
+	}
+	if g.Timeout.D() <= 0 {
+		bad("genesys.timeout", "must be above 0")
+	}
+	if g.RequestsPerSecond < 0 {
+		bad("genesys.requests_per_second", "must not be negative")
+	}
+
+	r := c.Retry
+	if r.InitialInterval.D() <= 0 {
+		bad("retry.initial_interval", "must be above 0")
+	}
+	if r.MaxInterval.D() < r.InitialInterval.D() {
+		bad("retry.max_interval", "%s is below retry.initial_interval (%s)", r.MaxInterval, r.InitialInterval)
+	}
+	if r.MaxElapsed.D() <= 0 {
+		bad("retry.max_elapsed", "must be above 0")
+	}
+	if r.Multiplier < 1 {
+		bad("retry.multiplier", "%g is below 1", r.Multiplier)
+	}
+	if r.Jitter < 0 || r.Jitter >= 1 {
+		bad("retry.jitter", "%g is not in [0, 1)", r.Jitter)
+	}
+	if r.MaxRetryAfter.D() <= 0 {
+		bad("retry.max_retry_after", "must be above 0")
+	}
+	if r.BatchPause.D() <= 0 {
+		bad("retry.batch_pause", "must be above 0")
+	}
+
+	b := c.Batch
+	if b.MaxRecords < 1 || b.MaxRecords > MaxBatchRecords {
+		bad("batch.max_records", "%d is not between 1 and %d", b.MaxRecords, MaxBatchRecords)
+	}
+	if b.MaxBytes < 1024 || b.MaxBytes > MaxBatchBytes {
+		bad("batch.max_bytes", "%d is not between 1024 and %d", b.MaxBytes, MaxBatchBytes)
+	}
+	if b.Linger.D() < 0 {
+		bad("batch.linger", "must not be negative")
+	}
+	if b.MaxInflight < 1 {
+		bad("batch.max_inflight", "%d is below 1", b.MaxInflight)
+	}
+
+	t := c.Topics
+	seen := map[string]string{}
+	for _, kv := range [][2]string{{"topics.audit", t.Audit}, {"topics.sync", t.Sync}, {"topics.deadletter", t.DeadLetter}} {
+		key, name := kv[0], kv[1]
+		if err := checkTopic(name); err != nil {
+			bad(key, "%v", err)
+			continue
+		}
+		if other, dup := seen[name]; dup {
+			bad(key, "%q is also %s", name, other)
+		}
+		seen[name] = key
+	}
+
+	if len(c.Routes) == 0 {
+		bad("routes", "needs at least one route (topic, target, schema)")
+	}
+	inputs := map[string]bool{}
+	for i, rt := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if err := checkTopic(rt.Topic); err != nil {
+			bad(key+".topic", "%v", err)
+		} else if inputs[rt.Topic] {
+			bad(key+".topic", "%q is routed twice", rt.Topic)
+		} else if _, out := seen[rt.Topic]; out {
+			bad(key+".topic", "%q is also an outbound topic", rt.Topic)
+		}
+		inputs[rt.Topic] = true
+		if rt.Target != "customobjects" {
+			bad(key+".target", "%q is not a known target (customobjects)", rt.Target)
+		}
+		if rt.Schema == "" {
+			bad(key+".schema", "must not be empty")
+		}
+		if rt.SchemaFile == "" {
+			bad(key+".schema_file", "must name the JSON Schema file of the target schema")
+		}
+		switch rt.ConflictResolution {
+		case "upsert", "updateOnly", "createOnly":
+		default:
+			bad(key+".conflict_resolution", "%q is not upsert, updateOnly or createOnly", rt.ConflictResolution)
+		}
+		for j, f := range rt.UniqueFields {
+			if f == "" {
+				bad(fmt.Sprintf("%s.unique_fields[%d]", key, j), "must not be empty")
+			}
+		}
+		for j, f := range rt.ReferenceFields {
+			if f == "" {
+				bad(fmt.Sprintf("%s.reference_fields[%d]", key, j), "must not be empty")
+			}
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		bad("log.format", "%q is not auto, json or text", c.Log.Format)
+	}
+	if c.ShutdownTimeout.D() <= 0 {
+		bad("shutdown_timeout", "must be above 0")
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("config: %w", errors.Join(errs...))
+}
+
+func checkTopic(name string) error {
+	if name == "" {
+		return errors.New("must not be empty")
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("%q is longer than 249 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q has %q; topic names use letters, digits, '.', '_' and '-'", name, r)
+		}
+	}
+	return nil
+}
