@@ -1,0 +1,225 @@
+package emulator
+
+// The admin API, for processes that cannot call the Go methods. All bodies
+// are JSON; durations are Go duration strings ("250ms", "2s"); errors are
+// ErrorBody documents.
+//
+//	GET    /emulator/health            {"status":"ok"}
+//	GET    /emulator/faults            the current faults (faultsJSON)
+//	POST   /emulator/faults            apply a faultsPatch, answer the result
+//	DELETE /emulator/faults            turn every fault off
+//	GET    /emulator/stats             Stats
+//	GET    /emulator/records/{schema}  {"<id>": record, ...}; 404 if unknown
+//	PUT    /emulator/schemas/{schema}  body = JSON Schema; 204 (AddSchema)
+//	POST   /emulator/reset             Reset; 204
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Admin routes.
+const (
+	adminHealth  = "GET /emulator/health"
+	adminFaults  = "/emulator/faults"
+	adminStats   = "GET /emulator/stats"
+	adminRecords = "GET /emulator/records/{schema}"
+	adminSchemas = "PUT /emulator/schemas/{schema}"
+	adminReset   = "POST /emulator/reset"
+)
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 1 << 20
+
+func (s *Server) registerAdmin(mux *http.ServeMux) {
+	mux.HandleFunc(adminHealth, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET "+adminFaults, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
+	})
+	mux.HandleFunc("POST "+adminFaults, s.adminPatchFaults)
+	mux.HandleFunc("DELETE "+adminFaults, func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
+	})
+	mux.HandleFunc(adminStats, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Stats())
+	})
+	mux.HandleFunc(adminRecords, func(w http.ResponseWriter, r *http.Request) {
+		recs := s.Records(r.PathValue("schema"))
+		if recs == nil {
+			eb := statusError(http.StatusNotFound)
+			eb.Message = fmt.Sprintf("Schema %s was not found.", r.PathValue("schema"))
+			writeError(w, eb)
+			return
+		}
+		writeJSON(w, http.StatusOK, recs)
+	})
+	mux.HandleFunc(adminSchemas, func(w http.ResponseWriter, r *http.Request) {
+		body, tooLarge, err := readBody(r, maxAdminBody)
+		switch {
+		case tooLarge:
+			writeError(w, statusError(http.StatusRequestEntityTooLarge))
+			return
+		case err != nil:
+			writeError(w, badRequest("The request body could not be read."))
+			return
+		}
+		if err := s.AddSchema(r.PathValue("schema"), body); err != nil {
+			writeError(w, badRequest(err.Error()))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc(adminReset, func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// duration is a time.Duration read and written as a Go duration string.
+type duration time.Duration
+
+func (d duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"250ms\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+
+// faultsJSON is Faults as the admin API shows it.
+type faultsJSON struct {
+	Latency       duration `json:"latency"`
+	LatencyMedian duration `json:"latencyMedian"`
+	LatencyP99    duration `json:"latencyP99"`
+	ErrorRatio    float64  `json:"errorRatio"`
+	ErrorStatus   int      `json:"errorStatus"`
+	Storm429      bool     `json:"storm429"`
+	RetryAfter    duration `json:"retryAfter"`
+	Down          bool     `json:"down"`
+	OmitEntityIDs bool     `json:"omitEntityIds"`
+	FailNext      []int    `json:"failNext"`
+}
+
+func toFaultsJSON(f Faults) faultsJSON {
+	fn := f.FailNext
+	if fn == nil {
+		fn = []int{}
+	}
+	return faultsJSON{
+		Latency: duration(f.Latency), LatencyMedian: duration(f.LatencyMedian), LatencyP99: duration(f.LatencyP99),
+		ErrorRatio: f.ErrorRatio, ErrorStatus: f.ErrorStatus, Storm429: f.Storm429,
+		RetryAfter: duration(f.RetryAfter), Down: f.Down, OmitEntityIDs: f.OmitEntityIDs, FailNext: fn,
+	}
+}
+
+// faultsPatch is the body of POST /emulator/faults: fields present are set,
+// others keep their value. Clear turns everything off first; FailNext
+// queues failures after those already queued; RevokeTokens revokes every
+// issued token.
+type faultsPatch struct {
+	Clear         bool      `json:"clear"`
+	Latency       *duration `json:"latency"`
+	LatencyMedian *duration `json:"latencyMedian"`
+	LatencyP99    *duration `json:"latencyP99"`
+	ErrorRatio    *float64  `json:"errorRatio"`
+	ErrorStatus   *int      `json:"errorStatus"`
+	Storm429      *bool     `json:"storm429"`
+	RetryAfter    *duration `json:"retryAfter"`
+	Down          *bool     `json:"down"`
+	OmitEntityIDs *bool     `json:"omitEntityIds"`
+	FailNext      *struct {
+		Count  int `json:"count"`
+		Status int `json:"status"`
+	} `json:"failNext"`
+	RevokeTokens bool `json:"revokeTokens"`
+}
+
+func (p faultsPatch) apply(f *Faults) error {
+	if p.Clear {
+		*f = Faults{}
+	}
+	setDur := func(dst *time.Duration, src *duration) {
+		if src != nil {
+			*dst = time.Duration(*src)
+		}
+	}
+	setDur(&f.Latency, p.Latency)
+	setDur(&f.LatencyMedian, p.LatencyMedian)
+	setDur(&f.LatencyP99, p.LatencyP99)
+	setDur(&f.RetryAfter, p.RetryAfter)
+	if p.ErrorRatio != nil {
+		f.ErrorRatio = *p.ErrorRatio
+	}
+	if p.ErrorStatus != nil {
+		f.ErrorStatus = *p.ErrorStatus
+	}
+	if p.Storm429 != nil {
+		f.Storm429 = *p.Storm429
+	}
+	if p.Down != nil {
+		f.Down = *p.Down
+	}
+	if p.OmitEntityIDs != nil {
+		f.OmitEntityIDs = *p.OmitEntityIDs
+	}
+	if fn := p.FailNext; fn != nil {
+		if fn.Count < 0 || fn.Count > maxFailNext-len(f.FailNext) {
+			return fmt.Errorf("%w: failNext count out of range", ErrInvalidFault)
+		}
+		if err := validFailStatus(fn.Status); err != nil {
+			return err
+		}
+		for range fn.Count {
+			f.FailNext = append(f.FailNext, fn.Status)
+		}
+	}
+	return nil
+}
+
+func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
+	body, tooLarge, err := readBody(r, maxAdminBody)
+	switch {
+	case tooLarge:
+		writeError(w, statusError(http.StatusRequestEntityTooLarge))
+		return
+	case err != nil:
+		writeError(w, badRequest("The request body could not be read."))
+		return
+	}
+	var p faultsPatch
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		writeError(w, badRequest("Invalid faults document: "+err.Error()))
+		return
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, badRequest("Invalid faults document: data after the JSON object."))
+		return
+	}
+	if err := s.faults.update(p.apply); err != nil {
+		writeError(w, badRequest(err.Error()))
+		return
+	}
+	if p.RevokeTokens {
+		s.RevokeTokens()
+	}
+	f := s.Faults()
+	s.log.Info("emulator faults set", "faults", fmt.Sprintf("%+v", f))
+	writeJSON(w, http.StatusOK, toFaultsJSON(f))
+}
