@@ -1,0 +1,26 @@
+GO      ?= go
+BIN     := bin/gcupsert
+PKGS    := ./...
+
+.PHONY: all build test vet demo e2e clean
+
+all: vet test build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gcupsert
+
+vet:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every test that needs no JVM: pure logic, then kfake + emulator in-process.
+test:
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# One process: embedded broker, Genesys emulator, 10,000 events, summary.
+demo:
+	$(GO) run ./cmd/gcupsert demo
+
+clean:
+	rm -rf bin

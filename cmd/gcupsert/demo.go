@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gcupsert/gcupsert/internal/demo"
+)
+
+func cmdDemo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o demo.Options
+	fs.IntVar(&o.Events, "events", 10_000, "events to produce")
+	fs.IntVar(&o.Partitions, "partitions", 3, "partitions of the input topic")
+	fs.Float64Var(&o.InvalidRatio, "invalid", 0.02, "share of events made invalid on purpose")
+	fs.Float64Var(&o.FaultRatio, "faults", 0.01, "share of API requests the emulator fails with a 5xx (negative: none)")
+	seed := fs.Uint64("seed", 1, "seed of the generated stream")
+	fs.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "give up after this long")
+	level := fs.String("log-level", "warn", "log level of the worker: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Seed = *seed
+	o.Logger = newLogger(stderr, *level, "auto")
+	ctx, stop := signalContext(o.Logger)
+	defer stop()
+	fmt.Fprintf(stdout, "gcupsert demo: embedded broker + Genesys emulator, %d events on %d partitions, about %.0f%% invalid\n\n",
+		o.Events, o.Partitions, o.InvalidRatio*100)
+	s, err := demo.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, s)
+	if p := s.Problems(); len(p) > 0 {
+		return errors.New("guarantees broken:\n  " + strings.Join(p, "\n  "))
+	}
+	fmt.Fprintln(stdout, "\nOK: every event has exactly one outcome, offsets are committed to the end, and the emulator holds exactly the valid distinct keys.")
+	return nil
+}
+
+func printSummary(w io.Writer, s demo.Summary) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	row("produced", s.Produced)
+	row("upserted", fmt.Sprintf("%d (created %d, updated %d, deleted %d)", s.Upserted(), s.Created, s.Updated, s.Deleted))
+	row("collapsed duplicates", fmt.Sprintf("%d (older events of a key superseded inside a batch)", s.Collapsed))
+	row("dead-lettered", s.DeadLettered)
+	for _, r := range sortedKeys(s.DeadByReason) {
+		row("  "+r, s.DeadByReason[r])
+	}
+	row("check", fmt.Sprintf("produced %d = upserted %d + collapsed %d + dead-lettered %d", s.Produced, s.Upserted(), s.Collapsed, s.DeadLettered))
+	row("invalid on purpose", s.InvalidByKind)
+	row("batches", fmt.Sprintf("%d (%d retried after their retry budget ran out)", s.Batches, s.BatchRetries))
+	row("audit events", s.AuditEvents)
+	row("sync events", s.SyncEvents)
+	parts := make([]int, 0, len(s.End))
+	for p := range s.End {
+		parts = append(parts, p)
+	}
+	sort.Ints(parts)
+	for _, p := range parts {
+		row(fmt.Sprintf("partition %d", p), fmt.Sprintf("committed %d / end %d", s.Committed[p], s.End[p]))
+	}
+	row("upsert latency", fmt.Sprintf("p50 %s  p95 %s  p99 %s", s.LatencyP50.Round(time.Microsecond), s.LatencyP95.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond)))
+	row("API requests", fmt.Sprintf("%d by status %v", s.APIRequests, s.APIStatus))
+	row("emulator records", fmt.Sprintf("%d (valid distinct keys expected: %d)", s.EmulatorRecords, s.ExpectedKeys))
+	row("elapsed", s.Elapsed.Round(time.Millisecond))
+	tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

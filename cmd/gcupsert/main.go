@@ -1,0 +1,172 @@
+// Command gcupsert streams record changes from Kafka into Genesys Cloud.
+//
+//	gcupsert run --config gcupsert.yaml   run the worker
+//	gcupsert demo                         run the whole pipeline in one process
+//	gcupsert emulator --addr :8080        serve the Genesys Cloud emulator
+//
+// Only this package handles signals: SIGINT or SIGTERM stops fetching, lets
+// in-flight batches finish, commits what is done and leaves the group; a
+// second signal, or the shutdown timeout, exits at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lmittmann/tint"
+
+	"github.com/gcupsert/gcupsert/config"
+	"github.com/gcupsert/gcupsert/internal/worker"
+)
+
+const usage = `gcupsert streams record changes from Kafka into Genesys Cloud.
+
+Usage:
+  gcupsert run --config FILE      run the worker (environment: GCUPSERT_*)
+  gcupsert demo [flags]           run broker, emulator and worker in one process
+  gcupsert emulator [flags]       serve the Genesys Cloud emulator
+
+Run "gcupsert COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "demo":
+		err = cmdDemo(args[1:], stdout, stderr)
+	case "emulator":
+		err = cmdEmulator(args[1:], stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gcupsert: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "gcupsert %s: %v\n", args[0], err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "gcupsert %s: %v\n", args[0], err)
+	return 1
+}
+
+type usageError struct{ error }
+
+// newLogger logs with tint on a terminal and as JSON otherwise.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isTerminal(f) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: time.TimeOnly}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// signalContext is cancelled on the first SIGINT or SIGTERM; a second one
+// exits the process at once.
+func signalContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			log.Info("stopping: draining in-flight batches", "signal", s.String())
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-ch:
+			log.Warn("second signal: exiting now", "signal", s.String())
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(done); cancel() }
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", os.Getenv("GCUPSERT_CONFIG"), "configuration file (YAML); environment GCUPSERT_* overrides it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %v", fs.Args())}
+	}
+	cfg, err := config.Load(*path, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	w, err := worker.New(cfg, worker.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext(log)
+	defer stop()
+	log.Info("gcupsert starting", "worker", cfg.WorkerID, "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "routes", len(cfg.Routes))
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			log.Info("gcupsert stopped")
+		}
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(cfg.ShutdownTimeout.D())
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err == nil {
+			log.Info("gcupsert stopped")
+		}
+		return err
+	case <-t.C:
+		return fmt.Errorf("shutdown took longer than shutdown_timeout (%s); uncommitted batches will be redelivered", cfg.ShutdownTimeout)
+	}
+}

@@ -1,0 +1,122 @@
+package consumer
+
+import (
+	"github.com/gcupsert/gcupsert/upsert"
+)
+
+// entryKind says what became of one source message inside a batch.
+type entryKind int
+
+const (
+	entryItem      entryKind = iota // sent to the target as items[item]
+	entryRejected                   // rejected before sending (decode or validation)
+	entryCollapsed                  // superseded by a newer event of the same key in the batch
+)
+
+// entry is one source message of a batch, in offset order.
+type entry struct {
+	offset int64
+	key    []byte
+	value  []byte
+	kind   entryKind
+	item   int                 // index into batch.items for entryItem
+	err    *upsert.RecordError // for entryRejected
+	by     int64               // for entryCollapsed: the offset that superseded it
+}
+
+// batch is a contiguous range of one partition's offsets and the items to
+// send for it. It is built by one goroutine and then handed to the sender;
+// it is never shared while being built.
+type batch struct {
+	topic     string
+	partition int
+	entries   []entry
+	items     []upsert.Item
+	itemEntry []int          // items[i] came from entries[itemEntry[i]]
+	byKey     map[string]int // record key -> index into items
+	itemBytes int            // sum of the items' encoded sizes
+	retained  int            // bytes of source messages held for dead letters
+	opened    bool
+}
+
+// batchLimits bounds a batch.
+type batchLimits struct {
+	target      upsert.Limits
+	maxRecords  int // items per request (<= target.MaxRecords)
+	maxBytes    int // request body bytes (<= target.MaxBytes)
+	maxEntries  int // source messages per batch, items or not
+	maxRetained int // bytes of source messages per batch
+}
+
+func newBatch(topic string, partition int) *batch {
+	return &batch{topic: topic, partition: partition, byKey: make(map[string]int)}
+}
+
+func (b *batch) empty() bool { return len(b.entries) == 0 }
+
+func (b *batch) first() int64 { return b.entries[0].offset }
+func (b *batch) last() int64  { return b.entries[len(b.entries)-1].offset }
+
+// bodySize is the size of the request body the items would make.
+func (b *batch) bodySize(l batchLimits) int {
+	return l.target.BodySize(len(b.items), b.itemBytes)
+}
+
+// fits reports whether an item of the given key and size can join the batch
+// without breaking a bound. An item that replaces one of the same key only
+// changes the byte count.
+func (b *batch) fits(l batchLimits, key string, size, raw int) bool {
+	if len(b.entries) == 0 {
+		return true
+	}
+	if len(b.entries)+1 > l.maxEntries || b.retained+raw > l.maxRetained {
+		return false
+	}
+	if size < 0 { // a rejected message: no item
+		return true
+	}
+	n, bytes := len(b.items), b.itemBytes+size
+	if i, ok := b.byKey[key]; ok {
+		bytes -= b.items[i].Size()
+	} else {
+		n++
+	}
+	return n <= l.maxRecords && l.target.BodySize(n, bytes) <= l.maxBytes
+}
+
+// full reports whether no further item can join.
+func (b *batch) full(l batchLimits) bool {
+	return len(b.items) >= l.maxRecords || len(b.entries) >= l.maxEntries || b.retained >= l.maxRetained
+}
+
+// addItem adds a prepared record; an earlier item of the same key is
+// collapsed into it.
+func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
+	e := entry{offset: offset, key: key, value: value, kind: entryItem}
+	b.retained += len(key) + len(value)
+	if i, ok := b.byKey[it.Record.Key]; ok {
+		// The older event is superseded. The newer one keeps the key's place,
+		// so batch checks such as uniqueness see keys in the order they first
+		// appeared.
+		old := &b.entries[b.itemEntry[i]]
+		old.kind, old.by = entryCollapsed, offset
+		b.itemBytes += it.Size() - b.items[i].Size()
+		b.items[i] = it
+		b.itemEntry[i] = len(b.entries)
+		e.item = i
+		b.entries = append(b.entries, e)
+		return
+	}
+	e.item = len(b.items)
+	b.byKey[it.Record.Key] = len(b.items)
+	b.items = append(b.items, it)
+	b.itemEntry = append(b.itemEntry, len(b.entries))
+	b.itemBytes += it.Size()
+	b.entries = append(b.entries, e)
+}
+
+// addRejected adds a message that was rejected before sending.
+func (b *batch) addRejected(offset int64, key, value []byte, err *upsert.RecordError) {
+	b.retained += len(key) + len(value)
+	b.entries = append(b.entries, entry{offset: offset, key: key, value: value, kind: entryRejected, err: err})
+}

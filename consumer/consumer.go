@@ -1,0 +1,297 @@
+// Package consumer reads record-change events from Kafka with a consumer
+// group and drives them through a target into Genesys Cloud.
+//
+// Contract:
+//   - Group membership uses kafka-go's ConsumerGroup/Generation API: one
+//     partition worker per assignment, each reading from the committed offset
+//     with its own partition Reader. Offsets are committed only within the
+//     generation that owns the partition.
+//   - Per partition, events are decoded, validated and encoded by the route's
+//     Target, and batched by records, request-body bytes and linger time. Two
+//     events for one key inside a batch collapse to the newest.
+//   - A partition has at most one batch in flight; the next one fills
+//     meanwhile. At most MaxInflight partitions send at once.
+//   - A batch's offsets are committed only after the target returned an
+//     outcome for every record and the Publisher acknowledged the batch's
+//     audit, sync and dead-letter events. A transient failure that outlives
+//     the target's retry budget is retried after BatchPause, never
+//     dead-lettered, and nothing past it is committed.
+//   - Run returns when its context is cancelled: it stops fetching, lets each
+//     in-flight batch finish (abandoning it after DrainTimeout, uncommitted),
+//     commits what is done and leaves the group.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/sink"
+	"github.com/gcupsert/gcupsert/upsert"
+)
+
+// Target is what the consumer needs from an upsert target. Implementations
+// must be safe for concurrent use by several partition workers.
+type Target interface {
+	Name() string
+	Schema() string
+	// Prepare validates one record and encodes it as it will be sent.
+	Prepare(upsert.Record) (upsert.Item, *upsert.RecordError)
+	// Limits bounds a request and describes the body framing.
+	Limits() upsert.Limits
+	// Upsert returns one outcome per item; an error means no outcome (a
+	// cancelled context, or a failure that outlived the retry budget).
+	Upsert(ctx context.Context, items []upsert.Item) (upsert.Result, error)
+}
+
+// Publisher writes a batch's outbound events and returns nil only once all
+// are acknowledged. It must be safe for concurrent use.
+type Publisher interface {
+	Publish(ctx context.Context, b sink.Batch) error
+}
+
+// Observer is told about batches and commits; it must be safe for concurrent
+// use and must not block.
+type Observer interface {
+	BatchDone(BatchReport)
+	Committed(topic string, partition int, next int64, took time.Duration)
+	BatchRetry(topic string, partition int, err error)
+}
+
+// Config configures a Consumer.
+type Config struct {
+	Brokers  []string
+	GroupID  string
+	ClientID string
+	// Routes maps each input topic to its target.
+	Routes map[string]Target
+	// StartOffset applies to partitions with no committed offset:
+	// kafka.FirstOffset (default) or kafka.LastOffset.
+	StartOffset       int64
+	SessionTimeout    time.Duration // default 10s
+	RebalanceTimeout  time.Duration // default 30s
+	HeartbeatInterval time.Duration // default 3s
+	// Balancer is "range" (default) or "roundrobin".
+	Balancer       string
+	MaxWait        time.Duration // partition reader fetch wait, default 250ms
+	CommitInterval time.Duration // default 1s; 0 commits after every batch
+	MaxRecords     int           // per batch, default and maximum: the target's limit
+	MaxBytes       int           // request body bytes, default and maximum: the target's limit
+	Linger         time.Duration // default 200ms
+	MaxInflight    int           // partitions sending at once, default 8
+	BatchPause     time.Duration // wait before retrying a batch whose retries ran out, default 5s
+	DrainTimeout   time.Duration // how long in-flight batches may finish after Run's ctx ends, default 20s
+	WorkerID       string
+	Dialer         *kafka.Dialer // optional; TLS and SASL go here
+	Clock          clock.Clock
+	Logger         *slog.Logger
+	Observer       Observer
+}
+
+// Consumer is a consumer-group member that runs the pipeline.
+type Consumer struct {
+	cfg Config
+	pub Publisher
+	sem chan struct{}
+	log *slog.Logger
+}
+
+// New validates cfg, fills its defaults and returns a Consumer.
+func New(cfg Config, pub Publisher) (*Consumer, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("consumer: no brokers")
+	}
+	if cfg.GroupID == "" {
+		return nil, errors.New("consumer: empty group id")
+	}
+	if len(cfg.Routes) == 0 {
+		return nil, errors.New("consumer: no routes")
+	}
+	if pub == nil {
+		return nil, errors.New("consumer: nil publisher")
+	}
+	for topic, t := range cfg.Routes {
+		if t == nil {
+			return nil, fmt.Errorf("consumer: route %q has no target", topic)
+		}
+		l := t.Limits()
+		if l.MaxRecords < 1 || l.MaxBytes < 1 {
+			return nil, fmt.Errorf("consumer: route %q: target reports no limits", topic)
+		}
+	}
+	if cfg.StartOffset == 0 {
+		cfg.StartOffset = kafka.FirstOffset
+	}
+	if cfg.StartOffset != kafka.FirstOffset && cfg.StartOffset != kafka.LastOffset {
+		return nil, fmt.Errorf("consumer: start offset %d is neither first nor last", cfg.StartOffset)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SessionTimeout, 10*time.Second)
+	def(&cfg.RebalanceTimeout, 30*time.Second)
+	def(&cfg.HeartbeatInterval, 3*time.Second)
+	def(&cfg.MaxWait, 250*time.Millisecond)
+	def(&cfg.BatchPause, 5*time.Second)
+	def(&cfg.DrainTimeout, 20*time.Second)
+	if cfg.Linger < 0 || cfg.CommitInterval < 0 {
+		return nil, errors.New("consumer: negative linger or commit interval")
+	}
+	if cfg.MaxRecords < 0 || cfg.MaxBytes < 0 || cfg.MaxInflight < 0 {
+		return nil, errors.New("consumer: negative batch bound")
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = 8
+	}
+	switch cfg.Balancer {
+	case "", "range", "roundrobin":
+	default:
+		return nil, fmt.Errorf("consumer: unknown balancer %q", cfg.Balancer)
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "gcupsert"
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight), log: cfg.Logger}, nil
+}
+
+func (c *Consumer) topics() []string {
+	ts := make([]string, 0, len(c.cfg.Routes))
+	for t := range c.cfg.Routes {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return ts
+}
+
+// Run joins the group and processes events until ctx is cancelled, then
+// drains, commits and leaves the group. It returns nil after a clean stop.
+func (c *Consumer) Run(ctx context.Context) error {
+	var balancers []kafka.GroupBalancer
+	if c.cfg.Balancer == "roundrobin" {
+		balancers = []kafka.GroupBalancer{kafka.RoundRobinGroupBalancer{}}
+	} else {
+		balancers = []kafka.GroupBalancer{kafka.RangeGroupBalancer{}}
+	}
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                c.cfg.GroupID,
+		Brokers:           c.cfg.Brokers,
+		Dialer:            c.cfg.Dialer,
+		Topics:            c.topics(),
+		GroupBalancers:    balancers,
+		HeartbeatInterval: c.cfg.HeartbeatInterval,
+		SessionTimeout:    c.cfg.SessionTimeout,
+		RebalanceTimeout:  c.cfg.RebalanceTimeout,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       c.cfg.StartOffset,
+		Timeout:           10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	defer group.Close() // leaves the group
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			c.log.Warn("joining the consumer group failed; retrying", "group", c.cfg.GroupID, "err", err)
+			continue
+		}
+		c.runGeneration(ctx, gen)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// runGeneration runs one partition worker per assignment and returns once
+// they stopped and their offsets are committed: after the generation ended
+// (rebalance) or, when ctx was cancelled, after the drain.
+func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
+	var parts []string
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			parts = append(parts, fmt.Sprintf("%s/%d@%d", topic, a.ID, a.Offset))
+		}
+	}
+	sort.Strings(parts)
+	c.log.Info("joined generation", "group", gen.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
+
+	drained := make(chan struct{})
+	gen.Start(func(genCtx context.Context) {
+		// Fetching stops when either the generation or Run ends.
+		fetchCtx, stopFetch := context.WithCancel(genCtx)
+		defer stopFetch()
+		// Sending stops when the generation ends, or DrainTimeout after Run ends.
+		workCtx, stopWork := context.WithCancel(genCtx)
+		defer stopWork()
+
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			select {
+			case <-ctx.Done():
+				stopFetch()
+				if clock.Sleep(workCtx, c.cfg.Clock, c.cfg.DrainTimeout) == nil {
+					c.log.Warn("drain timeout: abandoning in-flight batches uncommitted", "timeout", c.cfg.DrainTimeout)
+					stopWork()
+				}
+			case <-fetchCtx.Done():
+			}
+		})
+
+		var observe func(string, int, int64, time.Duration)
+		if c.cfg.Observer != nil {
+			observe = c.cfg.Observer.Committed
+		}
+		com := newCommitter(gen, c.cfg.CommitInterval, c.cfg.Clock, c.log, observe)
+		comCtx, stopCom := context.WithCancel(context.Background())
+		var comWG sync.WaitGroup
+		comWG.Go(func() { com.run(comCtx) })
+
+		var workers sync.WaitGroup
+		for topic, as := range gen.Assignments {
+			for _, a := range as {
+				w := &partitionWorker{c: c, topic: topic, partition: a.ID, start: a.Offset, target: c.cfg.Routes[topic], commit: com.mark}
+				workers.Go(func() { w.run(fetchCtx, workCtx) })
+			}
+		}
+		workers.Wait()
+		stopCom()
+		comWG.Wait()
+		if err := com.flush(); err != nil {
+			c.log.Warn("final offset commit failed; the next owner resumes from the last committed offset", "err", err)
+		}
+		stopFetch()
+		stopWork()
+		wg.Wait()
+		close(drained)
+		if ctx.Err() != nil {
+			// Hold the generation until the group is closed, so that the
+			// member leaves instead of rejoining.
+			<-genCtx.Done()
+		}
+	})
+	<-drained
+}

@@ -1,0 +1,80 @@
+package consumer
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/gcupsert/gcupsert/upsert"
+)
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		name       string
+		key, value string
+		tombstone  bool
+		wantOp     upsert.Op
+		wantKey    string
+		wantCode   string
+	}{
+		{name: "upsert", key: "acc-1", value: `{"op":"upsert","key":"acc-1","data":{"n":1}}`, wantOp: upsert.OpUpsert, wantKey: "acc-1"},
+		{name: "key from envelope", value: `{"op":"upsert","key":"acc-2","data":{"n":1}}`, wantOp: upsert.OpUpsert, wantKey: "acc-2"},
+		{name: "delete", key: "acc-1", value: `{"op":"delete","key":"acc-1"}`, wantOp: upsert.OpDelete, wantKey: "acc-1"},
+		{name: "tombstone", key: "acc-1", tombstone: true, wantOp: upsert.OpDelete, wantKey: "acc-1"},
+		{name: "tombstone without key", tombstone: true, wantCode: "missing.key"},
+		{name: "not json", key: "k", value: `{"op":`, wantCode: "invalid.json"},
+		{name: "json but not object", key: "k", value: `[1,2]`, wantCode: "invalid.json"},
+		{name: "missing key", value: `{"op":"upsert","data":{"n":1}}`, wantCode: "missing.key"},
+		{name: "key mismatch", key: "a", value: `{"op":"upsert","key":"b","data":{}}`, wantCode: "key.mismatch"},
+		{name: "unknown op", key: "k", value: `{"op":"merge","data":{}}`, wantCode: "unknown.op"},
+		{name: "missing op", key: "k", value: `{"data":{}}`, wantCode: "missing.op"},
+		{name: "missing data", key: "k", value: `{"op":"upsert"}`, wantCode: "missing.data"},
+		{name: "null data", key: "k", value: `{"op":"upsert","data":null}`, wantCode: "missing.data"},
+		{name: "data not object", key: "k", value: `{"op":"upsert","data":[1]}`, wantCode: "invalid.data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var key, value []byte
+			if tc.key != "" {
+				key = []byte(tc.key)
+			}
+			if !tc.tombstone {
+				value = []byte(tc.value)
+			}
+			rec, err := Decode(key, value)
+			if tc.wantCode != "" {
+				if err == nil || err.Code != tc.wantCode || err.Class != "decode" {
+					t.Fatalf("err = %v, want decode/%s", err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Op != tc.wantOp || rec.Key != tc.wantKey {
+				t.Errorf("got %+v", rec)
+			}
+		})
+	}
+}
+
+func TestDecodeKeepsNumbersExact(t *testing.T) {
+	rec, err := Decode([]byte("k"), []byte(`{"op":"upsert","data":{"big":12345678901234567890,"f":1.5}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := rec.Data["big"].(json.Number); !ok || n.String() != "12345678901234567890" {
+		t.Errorf("big = %#v", rec.Data["big"])
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	key := []byte("acc-000123")
+	value := []byte(`{"op":"upsert","key":"acc-000123","data":{"customerName":"Acme 123","accountNumber":"AN-000123","regionId":"region-3","status":"active","balance":1234.5},"ts":"2026-11-27T08:00:00Z"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(value)))
+	for b.Loop() {
+		if _, err := Decode(key, value); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+// Package worker assembles the pipeline from a validated configuration:
+// the consumer group, one target per route, the Genesys client and the
+// outbound publisher. It owns them and closes them when Run returns.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/time/rate"
+
+	"github.com/gcupsert/gcupsert/config"
+	"github.com/gcupsert/gcupsert/consumer"
+	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/sink"
+	"github.com/gcupsert/gcupsert/upsert"
+)
+
+// Options are the dependencies that do not come from the configuration.
+type Options struct {
+	Logger     *slog.Logger
+	Clock      clock.Clock
+	Observer   consumer.Observer
+	HTTPClient *http.Client
+}
+
+// Worker is one running gcupsert instance.
+type Worker struct {
+	consumer *consumer.Consumer
+	pub      *sink.Publisher
+	log      *slog.Logger
+}
+
+// New builds the pipeline. Errors name the configuration key at fault.
+func New(cfg config.Config, opts Options) (*Worker, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
+	}
+	var limiter *rate.Limiter
+	if rps := cfg.Genesys.RequestsPerSecond; rps > 0 {
+		burst := int(rps)
+		if burst < 1 {
+			burst = 1
+		}
+		limiter = rate.NewLimiter(rate.Limit(rps), burst)
+	}
+	client, err := upsert.NewClient(upsert.ClientConfig{
+		Region:       cfg.Genesys.Region,
+		BaseURL:      cfg.Genesys.BaseURL,
+		LoginURL:     cfg.Genesys.LoginURL,
+		ClientID:     cfg.Genesys.ClientID,
+		ClientSecret: string(cfg.Genesys.ClientSecret),
+		Timeout:      cfg.Genesys.Timeout.D(),
+		Retry: upsert.RetryPolicy{
+			InitialInterval:     cfg.Retry.InitialInterval.D(),
+			MaxInterval:         cfg.Retry.MaxInterval.D(),
+			MaxElapsedTime:      cfg.Retry.MaxElapsed.D(),
+			Multiplier:          cfg.Retry.Multiplier,
+			RandomizationFactor: cfg.Retry.Jitter,
+			MaxRetryAfter:       cfg.Retry.MaxRetryAfter.D(),
+		},
+		Clock:      opts.Clock,
+		Logger:     opts.Logger,
+		Limiter:    limiter,
+		HTTPClient: opts.HTTPClient,
+		UserAgent:  "gcupsert",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("genesys: %w", err)
+	}
+	routes := make(map[string]consumer.Target, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		t, err := newTarget(client, cfg, r)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+		}
+		routes[r.Topic] = t
+	}
+	pub, err := sink.New(sink.Config{
+		Brokers:                cfg.Kafka.Brokers,
+		AuditTopic:             cfg.Topics.Audit,
+		SyncTopic:              cfg.Topics.Sync,
+		DeadLetterTopic:        cfg.Topics.DeadLetter,
+		WorkerID:               cfg.WorkerID,
+		Clock:                  opts.Clock,
+		Logger:                 opts.Logger,
+		AllowAutoTopicCreation: cfg.Kafka.CreateTopics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("topics: %w", err)
+	}
+	start := kafka.FirstOffset
+	if cfg.Kafka.StartOffset == "latest" {
+		start = kafka.LastOffset
+	}
+	c, err := consumer.New(consumer.Config{
+		Brokers:           cfg.Kafka.Brokers,
+		GroupID:           cfg.Kafka.GroupID,
+		ClientID:          cfg.Kafka.ClientID,
+		Routes:            routes,
+		StartOffset:       start,
+		SessionTimeout:    cfg.Kafka.SessionTimeout.D(),
+		RebalanceTimeout:  cfg.Kafka.RebalanceTimeout.D(),
+		HeartbeatInterval: cfg.Kafka.HeartbeatInterval.D(),
+		Balancer:          cfg.Kafka.Balancer,
+		MaxWait:           cfg.Kafka.MaxWait.D(),
+		CommitInterval:    cfg.Kafka.CommitInterval.D(),
+		MaxRecords:        cfg.Batch.MaxRecords,
+		MaxBytes:          cfg.Batch.MaxBytes,
+		Linger:            cfg.Batch.Linger.D(),
+		MaxInflight:       cfg.Batch.MaxInflight,
+		BatchPause:        cfg.Retry.BatchPause.D(),
+		DrainTimeout:      cfg.ShutdownTimeout.D() * 2 / 3,
+		WorkerID:          cfg.WorkerID,
+		Clock:             opts.Clock,
+		Logger:            opts.Logger,
+		Observer:          opts.Observer,
+	}, pub)
+	if err != nil {
+		_ = pub.Close()
+		return nil, err
+	}
+	return &Worker{consumer: c, pub: pub, log: opts.Logger}, nil
+}
+
+func newTarget(client *upsert.Client, cfg config.Config, r config.Route) (consumer.Target, error) {
+	conflict, err := upsert.ParseConflict(r.ConflictResolution)
+	if err != nil {
+		return nil, fmt.Errorf("conflict_resolution: %w", err)
+	}
+	switch r.Target {
+	case "customobjects":
+		schema, err := os.ReadFile(r.SchemaFile)
+		if err != nil {
+			return nil, fmt.Errorf("schema_file: %w", err)
+		}
+		t, err := upsert.NewCustomObjects(client, upsert.CustomObjectsConfig{
+			Schema:          r.Schema,
+			SchemaJSON:      schema,
+			Conflict:        conflict,
+			UniqueFields:    r.UniqueFields,
+			ReferenceFields: r.ReferenceFields,
+			MaxRecords:      cfg.Batch.MaxRecords,
+			MaxBytes:        cfg.Batch.MaxBytes,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("schema_file %s: %w", r.SchemaFile, err)
+		}
+		return t, nil
+	}
+	return nil, fmt.Errorf("target: %q is not a known target", r.Target)
+}
+
+// Run processes events until ctx is cancelled, then drains and closes the
+// publisher.
+func (w *Worker) Run(ctx context.Context) error {
+	err := w.consumer.Run(ctx)
+	if cerr := w.pub.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
