@@ -1,0 +1,136 @@
+package upsert
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+var schemaPrinter = message.NewPrinter(language.English)
+
+// compileSchema compiles a JSON Schema document (draft 4 to 2020-12, by its
+// "$schema"; 2020-12 when absent).
+func compileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return nil, fmt.Errorf("upsert: schema %q is not valid JSON: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	loc := "mem:///" + name + ".json"
+	if err := c.AddResource(loc, v); err != nil {
+		return nil, fmt.Errorf("upsert: schema %q: %w", name, err)
+	}
+	sch, err := c.Compile(loc)
+	if err != nil {
+		return nil, fmt.Errorf("upsert: schema %q does not compile: %w", name, err)
+	}
+	return sch, nil
+}
+
+// validateFields checks data against sch and returns one FieldError per
+// violation, nil when data is valid. Values of Go types that are not JSON
+// types (e.g. []string) are checked in their JSON form.
+func validateFields(sch *jsonschema.Schema, data map[string]any) ([]FieldError, error) {
+	err := sch.Validate(data)
+	if err == nil {
+		return nil, nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return nil, err
+	}
+	if hasInvalidValue(ve) {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return nil, err
+		}
+		norm, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		if err = sch.Validate(norm); err == nil {
+			return nil, nil
+		}
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+	}
+	return appendFieldErrors(nil, ve), nil
+}
+
+func hasInvalidValue(ve *jsonschema.ValidationError) bool {
+	if _, ok := ve.ErrorKind.(*kind.InvalidJsonValue); ok {
+		return true
+	}
+	for _, c := range ve.Causes {
+		if hasInvalidValue(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendFieldErrors appends the leaves of the error tree.
+func appendFieldErrors(out []FieldError, ve *jsonschema.ValidationError) []FieldError {
+	if len(ve.Causes) > 0 {
+		for _, c := range ve.Causes {
+			out = appendFieldErrors(out, c)
+		}
+		return out
+	}
+	switch k := ve.ErrorKind.(type) {
+	case *kind.Required:
+		for _, m := range k.Missing {
+			out = append(out, FieldError{Field: fieldPath(ve.InstanceLocation, m), Code: "required", Message: "missing required field"})
+		}
+		return out
+	case *kind.AdditionalProperties:
+		for _, p := range k.Properties {
+			out = append(out, FieldError{Field: fieldPath(ve.InstanceLocation, p), Code: "additionalProperties", Message: "field not allowed by the schema"})
+		}
+		return out
+	}
+	code := "schema"
+	if kw := ve.ErrorKind.KeywordPath(); len(kw) > 0 {
+		code = kw[len(kw)-1]
+	}
+	return append(out, FieldError{Field: fieldPath(ve.InstanceLocation, ""), Code: code, Message: ve.ErrorKind.LocalizedString(schemaPrinter)})
+}
+
+// fieldPath joins an instance location (and an optional child) with dots.
+func fieldPath(loc []string, child string) string {
+	if child != "" {
+		loc = append(loc[:len(loc):len(loc)], child)
+	}
+	return strings.Join(loc, ".")
+}
+
+// summarize renders field errors for a RecordError message.
+func summarize(prefix string, fields []FieldError) string {
+	var sb strings.Builder
+	sb.WriteString(prefix)
+	for i, f := range fields {
+		if i == 3 {
+			fmt.Fprintf(&sb, "; and %d more", len(fields)-3)
+			break
+		}
+		if i == 0 {
+			sb.WriteString(": ")
+		} else {
+			sb.WriteString("; ")
+		}
+		name := f.Field
+		if name == "" {
+			name = "(record)"
+		}
+		fmt.Fprintf(&sb, "%s: %s", name, f.Message)
+	}
+	return sb.String()
+}
