@@ -1,0 +1,341 @@
+package sink
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Version is the format version carried by every event ("version" in audit
+// and sync JSON, the gcupsert.version header of dead letters).
+const Version = 1
+
+// Audit statuses.
+const (
+	StatusSuccess = "SUCCESS" // every record upserted or deleted
+	StatusPartial = "PARTIAL" // some records dead-lettered
+	StatusFailed  = "FAILED"  // no record written
+)
+
+// Sync operations.
+const (
+	OperationCreated = "created"
+	OperationUpdated = "updated"
+	OperationDeleted = "deleted"
+)
+
+// Dead-letter header names.
+const (
+	HeaderVersion       = "gcupsert.version"
+	HeaderEventID       = "gcupsert.event.id"
+	HeaderErrorClass    = "gcupsert.error.class"
+	HeaderErrorCode     = "gcupsert.error.code"
+	HeaderErrorStatus   = "gcupsert.error.status"
+	HeaderErrorMessage  = "gcupsert.error.message"
+	HeaderErrorFields   = "gcupsert.error.fields"
+	HeaderCorrelationID = "gcupsert.error.correlation.id"
+	HeaderAttempts      = "gcupsert.attempts"
+	HeaderSourceTopic   = "gcupsert.source.topic"
+	HeaderSourcePart    = "gcupsert.source.partition"
+	HeaderSourceOffset  = "gcupsert.source.offset"
+	HeaderTime          = "gcupsert.time"
+)
+
+// MaxMessageHeader is the most bytes of an error message put in the
+// gcupsert.error.message header; a longer message is cut at a rune boundary
+// and ends with "...".
+const MaxMessageHeader = 4096
+
+// Source is the position of one input message.
+type Source struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// Batch is everything published for one consumer batch: its audit event, a
+// sync event per record written and a dead letter per record rejected.
+type Batch struct {
+	Audit       Audit
+	Syncs       []Sync
+	DeadLetters []DeadLetter
+}
+
+// Counts are the per-outcome record counts of a batch.
+type Counts struct {
+	Records, Created, Updated, Deleted, DeadLettered, Collapsed int
+}
+
+// Audit describes one batch. Its event id is the batch id.
+type Audit struct {
+	// BatchID defaults to BatchID(Topic, Partition, FirstOffset, LastOffset).
+	BatchID        string
+	Target, Schema string
+	Status         string // StatusSuccess, StatusPartial or StatusFailed
+	Counts         Counts
+	Attempts       int
+	Latency        time.Duration
+	CorrelationIDs []string
+	// Source range of the batch.
+	Topic                   string
+	Partition               int
+	FirstOffset, LastOffset int64
+	// WorkerID defaults to the publisher's Config.WorkerID when published.
+	WorkerID string
+	// Time defaults to the publisher's clock when published.
+	Time time.Time
+}
+
+// Sync describes one record written to (or deleted from) the target.
+type Sync struct {
+	BatchID        string
+	Key            string
+	Operation      string // OperationCreated, OperationUpdated or OperationDeleted
+	Target, Schema string
+	// Record is the record as written; nil (JSON null) for a delete.
+	Record map[string]any
+	Source Source
+	// Time defaults to the publisher's clock when published.
+	Time time.Time
+}
+
+// DeadLetter is one rejected input message with the reason.
+type DeadLetter struct {
+	// Key and Value are the original message's, unchanged (Value is nil for
+	// a tombstone).
+	Key, Value []byte
+	Source     Source
+	Class      string
+	Code       string
+	Status     int // HTTP status, 0 when the record never reached the API
+	Message    string
+	// Fields names the offending fields; it is marshalled as a JSON array
+	// (nil gives [], a non-array value is wrapped in one).
+	Fields        any
+	CorrelationID string
+	Attempts      int
+	// Time defaults to the publisher's clock when published.
+	Time time.Time
+}
+
+// BatchID returns the id of the batch covering first..last of a partition:
+// "<topic>-<partition>-<first>-<last>".
+func BatchID(topic string, partition int, first, last int64) string {
+	return topic + "-" + strconv.Itoa(partition) + "-" + strconv.FormatInt(first, 10) + "-" + strconv.FormatInt(last, 10)
+}
+
+// EventID returns the id of the event about one input message:
+// "<topic>-<partition>-<offset>".
+func EventID(src Source) string {
+	return src.Topic + "-" + strconv.Itoa(src.Partition) + "-" + strconv.FormatInt(src.Offset, 10)
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+type auditJSON struct {
+	Version        int             `json:"version"`
+	Type           string          `json:"type"`
+	EventID        string          `json:"eventId"`
+	BatchID        string          `json:"batchId"`
+	Target         string          `json:"target"`
+	Schema         string          `json:"schema"`
+	Status         string          `json:"status"`
+	Counts         countsJSON      `json:"counts"`
+	Attempts       int             `json:"attempts"`
+	LatencyMs      float64         `json:"latencyMs"`
+	CorrelationIDs []string        `json:"correlationIds"`
+	Source         auditSourceJSON `json:"source"`
+	WorkerID       string          `json:"workerId"`
+	Time           string          `json:"time"`
+}
+
+type countsJSON struct {
+	Records      int `json:"records"`
+	Created      int `json:"created"`
+	Updated      int `json:"updated"`
+	Deleted      int `json:"deleted"`
+	DeadLettered int `json:"deadLettered"`
+	Collapsed    int `json:"collapsed"`
+}
+
+type auditSourceJSON struct {
+	Topic       string `json:"topic"`
+	Partition   int    `json:"partition"`
+	FirstOffset int64  `json:"firstOffset"`
+	LastOffset  int64  `json:"lastOffset"`
+}
+
+type syncJSON struct {
+	Version   int            `json:"version"`
+	Type      string         `json:"type"`
+	EventID   string         `json:"eventId"`
+	BatchID   string         `json:"batchId"`
+	Key       string         `json:"key"`
+	Operation string         `json:"operation"`
+	Record    any            `json:"record"`
+	Target    string         `json:"target"`
+	Schema    string         `json:"schema"`
+	Source    syncSourceJSON `json:"source"`
+	Time      string         `json:"time"`
+}
+
+type syncSourceJSON struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+func (a Audit) id() string {
+	if a.BatchID != "" {
+		return a.BatchID
+	}
+	return BatchID(a.Topic, a.Partition, a.FirstOffset, a.LastOffset)
+}
+
+// Message encodes the audit event: key and event id are the batch id.
+func (a Audit) Message() kafka.Message { return a.message() }
+
+func (a Audit) message() kafka.Message {
+	id := a.id()
+	corr := a.CorrelationIDs
+	if corr == nil {
+		corr = []string{}
+	}
+	v := auditJSON{
+		Version: Version, Type: "audit", EventID: id, BatchID: id,
+		Target: a.Target, Schema: a.Schema, Status: a.Status,
+		Counts: countsJSON{
+			Records: a.Counts.Records, Created: a.Counts.Created, Updated: a.Counts.Updated,
+			Deleted: a.Counts.Deleted, DeadLettered: a.Counts.DeadLettered, Collapsed: a.Counts.Collapsed,
+		},
+		Attempts:       a.Attempts,
+		LatencyMs:      float64(a.Latency) / float64(time.Millisecond),
+		CorrelationIDs: corr,
+		Source:         auditSourceJSON{Topic: a.Topic, Partition: a.Partition, FirstOffset: a.FirstOffset, LastOffset: a.LastOffset},
+		WorkerID:       a.WorkerID,
+		Time:           formatTime(a.Time),
+	}
+	// Only strings and finite numbers: marshalling cannot fail.
+	b, _ := json.Marshal(v)
+	return kafka.Message{Key: []byte(id), Value: b, Time: a.Time}
+}
+
+// Message encodes the sync event: key = record key, event id =
+// EventID(Source). A record that cannot be encoded as JSON is written as
+// null here; Publish rejects such an event with ErrInvalidEvent instead.
+func (s Sync) Message() kafka.Message {
+	m, err := s.encode()
+	if err != nil {
+		r := s
+		r.Record = nil
+		m, _ = r.encode()
+	}
+	return m
+}
+
+func (s Sync) encode() (kafka.Message, error) {
+	var rec any
+	if s.Record != nil {
+		rec = s.Record
+	}
+	v := syncJSON{
+		Version: Version, Type: "sync", EventID: EventID(s.Source), BatchID: s.BatchID,
+		Key: s.Key, Operation: s.Operation, Record: rec, Target: s.Target, Schema: s.Schema,
+		Source: syncSourceJSON{Topic: s.Source.Topic, Partition: s.Source.Partition, Offset: s.Source.Offset},
+		Time:   formatTime(s.Time),
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("%w: sync %s: record: %v", ErrInvalidEvent, EventID(s.Source), err)
+	}
+	return kafka.Message{Key: []byte(s.Key), Value: b, Time: s.Time}, nil
+}
+
+// KafkaMessage encodes the dead letter: the original key and value, and the
+// gcupsert.* headers (all of them always present, in a fixed order). It is
+// the counterpart of Audit.Message and Sync.Message, named apart because the
+// Message field holds the error message. Fields that cannot be encoded as
+// JSON give "[]" here; Publish rejects such an event with ErrInvalidEvent
+// instead.
+func (d DeadLetter) KafkaMessage() kafka.Message {
+	m, err := d.encode()
+	if err != nil {
+		r := d
+		r.Fields = nil
+		m, _ = r.encode()
+	}
+	return m
+}
+
+func (d DeadLetter) encode() (kafka.Message, error) {
+	fields, err := fieldsJSON(d.Fields)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("%w: dead letter %s: fields: %v", ErrInvalidEvent, EventID(d.Source), err)
+	}
+	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
+	return kafka.Message{
+		Key:   cloneBytes(d.Key),
+		Value: cloneBytes(d.Value),
+		Time:  d.Time,
+		Headers: []kafka.Header{
+			h(HeaderVersion, strconv.Itoa(Version)),
+			h(HeaderEventID, EventID(d.Source)),
+			h(HeaderErrorClass, d.Class),
+			h(HeaderErrorCode, d.Code),
+			h(HeaderErrorStatus, strconv.Itoa(d.Status)),
+			h(HeaderErrorMessage, truncate(d.Message, MaxMessageHeader)),
+			{Key: HeaderErrorFields, Value: fields},
+			h(HeaderCorrelationID, d.CorrelationID),
+			h(HeaderAttempts, strconv.Itoa(d.Attempts)),
+			h(HeaderSourceTopic, d.Source.Topic),
+			h(HeaderSourcePart, strconv.Itoa(d.Source.Partition)),
+			h(HeaderSourceOffset, strconv.FormatInt(d.Source.Offset, 10)),
+			h(HeaderTime, formatTime(d.Time)),
+		},
+	}, nil
+}
+
+// cloneBytes copies b, keeping nil as nil (a null key or value).
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// fieldsJSON marshals v as a JSON array.
+func fieldsJSON(v any) ([]byte, error) {
+	if v == nil {
+		return []byte("[]"), nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return []byte("[]"), nil
+	case len(b) > 0 && b[0] == '[':
+		return b, nil
+	default:
+		return append(append([]byte{'['}, b...), ']'), nil
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "..."
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
