@@ -548,3 +548,31 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff(1000) = %s", d)
 	}
 }
+
+func TestPublishConcurrent(t *testing.T) {
+	c := newCluster(t)
+	p := newPublisher(t, c, clock.NewFake(start), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	var syncs, dls, audits []kafka.Message
+	for i := range n {
+		b := testBatch(int64(i * 5))
+		a, s, d := expected(b, start)
+		audits, syncs, dls = append(audits, a), append(syncs, s...), append(dls, d...)
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- p.Publish(ctx, b) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameMessages(t, auditTopic, readAll(t, c, auditTopic), audits)
+	sameMessages(t, syncTopic, readAll(t, c, syncTopic), syncs)
+	sameMessages(t, dlqTopic, readAll(t, c, dlqTopic), dls)
+}
