@@ -1,0 +1,221 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func decodeJSON[T any](t *testing.T, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
+}
+
+func TestAdminFaults(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	admin := func(method, path, body string) []byte {
+		t.Helper()
+		w := e.do(method, path, body, http.Header{"Content-Type": {"application/json"}})
+		if w.Code != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
+		}
+		return w.Body.Bytes()
+	}
+
+	got := decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults",
+		`{"down":true,"latency":"0s","retryAfter":"4s","failNext":{"count":2,"status":502},"omitEntityIds":true}`))
+	if !got.Down || time.Duration(got.RetryAfter) != 4*time.Second || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
+		t.Errorf("faults %+v", got)
+	}
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 503)
+
+	// Fields left out keep their values.
+	got = decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"down":false}`))
+	if got.Down || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
+		t.Errorf("faults %+v", got)
+	}
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 502)
+
+	// GET shows the state; durations are strings.
+	raw := admin(http.MethodGet, "/emulator/faults", "")
+	if !strings.Contains(string(raw), `"retryAfter":"4s"`) || !strings.Contains(string(raw), `"failNext":[502]`) {
+		t.Errorf("GET faults %s", raw)
+	}
+
+	// clear, then a storm.
+	got = decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"clear":true,"storm429":true}`))
+	if !got.Storm429 || len(got.FailNext) != 0 || got.OmitEntityIDs || got.RetryAfter != 0 {
+		t.Errorf("faults %+v", got)
+	}
+	w := e.post(tok, batch(rec("a", "upsert")))
+	wantStatus(t, w, 429)
+	if w.Header().Get("Retry-After") != "1" {
+		t.Errorf("default Retry-After %q", w.Header().Get("Retry-After"))
+	}
+
+	got = decodeJSON[faultsJSON](t, admin(http.MethodDelete, "/emulator/faults", ""))
+	if got.Storm429 {
+		t.Errorf("DELETE left faults on: %+v", got)
+	}
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+
+	// Revocation.
+	admin(http.MethodPost, "/emulator/faults", `{"revokeTokens":true}`)
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 401)
+
+	for _, bad := range []string{
+		`{"dwon":true}`,
+		`{"latency":"soon"}`,
+		`{"latency":5}`,
+		`{"errorRatio":3}`,
+		`{"failNext":{"count":1,"status":200}}`,
+		`{"down":true} {}`,
+		`not json`,
+	} {
+		w := e.do(http.MethodPost, "/emulator/faults", bad, nil)
+		wantStatus(t, w, 400)
+		if eb := errBody(t, w); eb.Code != "bad.request" {
+			t.Errorf("%s: code %q", bad, eb.Code)
+		}
+	}
+	if e.s.Faults().Down {
+		t.Error("a rejected patch was applied")
+	}
+}
+
+func TestAdminInspection(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	wantStatus(t, e.post(tok, batch(rec("a", "createOnly"))), 409)
+	wantStatus(t, e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/zz", tok, ""), 404)
+
+	w := e.do(http.MethodGet, "/emulator/stats", "", nil)
+	wantStatus(t, w, 200)
+	st := decodeJSON[Stats](t, w.Body.Bytes())
+	want := Stats{
+		Requests:          4,
+		ByKind:            map[string]int{KindToken: 1, KindCustomObjectsUpsert: 2, KindCustomObjectsDelete: 1},
+		ByStatus:          map[int]int{200: 2, 409: 1, 404: 1},
+		TokensIssued:      1,
+		MaxWindowRequests: 3,
+	}
+	if fmt.Sprint(st) != fmt.Sprint(want) {
+		t.Errorf("stats\n got %+v\nwant %+v", st, want)
+	}
+
+	w = e.do(http.MethodGet, "/emulator/records/accounts", "", nil)
+	wantStatus(t, w, 200)
+	recs := decodeJSON[map[string]map[string]any](t, w.Body.Bytes())
+	if len(recs) != 1 || recs["a"]["name"] != "n-a" || recs["a"]["id"] != "a" {
+		t.Errorf("records %v", recs)
+	}
+	w = e.do(http.MethodGet, "/emulator/records/nope", "", nil)
+	wantStatus(t, w, 404)
+	errBody(t, w)
+
+	w = e.do(http.MethodGet, "/emulator/health", "", nil)
+	wantStatus(t, w, 200)
+
+	// Admin requests are not counted.
+	if got := e.s.Stats().Requests; got != 4 {
+		t.Errorf("Requests = %d after admin calls", got)
+	}
+
+	w = e.do(http.MethodPost, "/emulator/reset", "", nil)
+	wantStatus(t, w, 204)
+	if len(e.s.Records(testSchema)) != 0 || e.s.Stats().Requests != 0 {
+		t.Error("reset did not clear")
+	}
+
+	w = e.do(http.MethodGet, "/emulator/nothing", "", nil)
+	wantStatus(t, w, 404)
+	errBody(t, w)
+	w = e.do(http.MethodPut, "/emulator/faults", "{}", nil)
+	wantStatus(t, w, 405)
+	errBody(t, w)
+	if allow := w.Header().Get("Allow"); !strings.Contains(allow, "POST") || !strings.Contains(allow, "GET") {
+		t.Errorf("Allow %q", allow)
+	}
+}
+
+func TestAdminSchemas(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	w := e.do(http.MethodPut, "/emulator/schemas/contacts", `{"type":"object","required":["email"]}`, nil)
+	wantStatus(t, w, 204)
+	path := "/api/v2/customobjects/contacts/records"
+	wantStatus(t, e.api(http.MethodPost, path, tok, batch(`{"id":"c","conflictResolution":"upsert"}`)), 400)
+	wantStatus(t, e.api(http.MethodPost, path, tok, batch(`{"id":"c","conflictResolution":"upsert","email":"x"}`)), 200)
+
+	w = e.do(http.MethodPut, "/emulator/schemas/broken", `{"type":`, nil)
+	wantStatus(t, w, 400)
+	errBody(t, w)
+}
+
+// TestServe runs the emulator on a real listener and shuts it down.
+func TestServe(t *testing.T) {
+	s, err := New(Config{Clients: map[string]string{testClient: testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+
+	base := "http://" + ln.Addr().String()
+	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token",
+		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	req.SetBasicAuth(testClient, testSecret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("ININ-Correlation-Id") == "" || !strings.Contains(string(body), "access_token") {
+		t.Fatalf("token over TCP: %d %s", resp.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	if _, err := http.Get(base + "/emulator/health"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}
+
+func TestListenAndServeBadAddress(t *testing.T) {
+	s, err := New(Config{Clients: map[string]string{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := s.ListenAndServe(ctx, "not-an-address:xyz"); err == nil {
+		t.Fatal("ListenAndServe with a bad address returned nil")
+	}
+}

@@ -1,0 +1,359 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type upsertResponse struct {
+	Results []struct {
+		ID     string         `json:"id"`
+		Status string         `json:"status"`
+		Record map[string]any `json:"record"`
+	} `json:"results"`
+}
+
+func TestUpsertCreatesAndUpdates(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	w := e.post(tok, batch(
+		`{"id":"a","conflictResolution":"createOnly","name":"Acme","age":42,"vip":true}`,
+		`{"id":"b","conflictResolution":"upsert","name":"Beta"}`,
+		`{"id":"a","conflictResolution":"updateOnly","name":"Acme 2","age":12345678901234567}`,
+	))
+	wantStatus(t, w, 200)
+	if w.Header().Get("ININ-Correlation-Id") == "" || w.Header().Get("inin-ratelimit-count") != "1" {
+		t.Errorf("headers %v", w.Header())
+	}
+	var resp upsertResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range resp.Results {
+		got = append(got, r.ID+":"+r.Status)
+		if r.Record["id"] != r.ID || r.Record["conflictResolution"] != nil {
+			t.Errorf("result record %v", r.Record)
+		}
+	}
+	if want := []string{"a:created", "b:created", "a:updated"}; !slices.Equal(got, want) {
+		t.Errorf("results %v, want %v", got, want)
+	}
+	// Numbers keep their exact text in responses.
+	if !strings.Contains(w.Body.String(), `"age":12345678901234567`) {
+		t.Errorf("large integer not preserved: %s", w.Body)
+	}
+
+	w = e.post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"Beta 2","vip":false}`))
+	wantStatus(t, w, 200)
+	resp = upsertResponse{}
+	_ = json.Unmarshal(w.Body.Bytes(), &resp)
+	if len(resp.Results) != 1 || resp.Results[0].Status != "updated" {
+		t.Errorf("results %+v", resp.Results)
+	}
+
+	recs := e.s.Records(testSchema)
+	want := map[string]map[string]any{
+		"a": {"id": "a", "name": "Acme 2", "age": float64(12345678901234567)},
+		"b": {"id": "b", "name": "Beta 2", "vip": false},
+	}
+	if !reflect.DeepEqual(recs, want) {
+		t.Errorf("records %v, want %v", recs, want)
+	}
+	// Records returns a copy.
+	recs["a"]["name"] = "changed"
+	delete(recs, "b")
+	if again := e.s.Records(testSchema); again["a"]["name"] != "Acme 2" || again["b"] == nil {
+		t.Errorf("Records shares state: %v", again)
+	}
+	if e.s.Records("nope") != nil {
+		t.Error("Records of an unknown schema is not nil")
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = rec(fmt.Sprint(i), "upsert")
+	}
+	pad := strings.Repeat("x", 2<<20)
+	tests := []struct {
+		name  string
+		body  string
+		limit string
+	}{
+		{"101 records", batch(many...), "max.records"},
+		{"over 2 MiB", batch(`{"id":"a","conflictResolution":"upsert","name":"` + pad + `"}`), "max.body.bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			w := e.post(e.token(), tt.body)
+			wantStatus(t, w, 413)
+			eb := errBody(t, w)
+			if eb.Code != "request.entity.too.large" || eb.Limit == nil || eb.Limit.Key != tt.limit {
+				t.Errorf("body %s", w.Body)
+			}
+			if len(e.s.Records(testSchema)) != 0 {
+				t.Error("records stored")
+			}
+		})
+	}
+	t.Run("100 records and exactly 2 MiB are accepted", func(t *testing.T) {
+		e := newEnv(t, nil)
+		wantStatus(t, e.post(e.token(), batch(many[:100]...)), 200)
+		small := batch(`{"id":"z","conflictResolution":"upsert","name":"z","pad":""}`)
+		body := strings.Replace(small, `"pad":""`, `"pad":"`+strings.Repeat(" ", 2<<20-len(small))+`"`, 1)
+		if len(body) != 2<<20 {
+			t.Fatalf("body is %d bytes", len(body))
+		}
+		// Exactly at the limit the body is read; the schema then rejects "pad".
+		wantStatus(t, e.post(e.token(), body), 400)
+	})
+	t.Run("configured limits", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.MaxRecords = 2; c.MaxBodyBytes = 200 })
+		tok := e.token()
+		wantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b", "upsert"))), 200)
+		wantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b", "upsert"), rec("c", "upsert"))), 413)
+		wantStatus(t, e.post(tok, batch(`{"id":"a","conflictResolution":"upsert","name":"`+strings.Repeat("y", 200)+`"}`)), 413)
+	})
+}
+
+func TestMalformedBatch(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"not json", `{"records":[`},
+		{"array", `[{"id":"a"}]`},
+		{"null", `null`},
+		{"no records", `{"items":[]}`},
+		{"records not array", `{"records":{"id":"a"}}`},
+		{"records null", `{"records":null}`},
+		{"empty records", `{"records":[]}`},
+		{"trailing data", batch(rec("a", "upsert")) + `{}`},
+		{"empty body", ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			w := e.post(e.token(), tt.body)
+			wantStatus(t, w, 400)
+			if eb := errBody(t, w); eb.Code != "bad.request" || len(eb.Errors) != 0 {
+				t.Errorf("body %s", w.Body)
+			}
+		})
+	}
+}
+
+// detailSet renders details as "field/code" strings.
+func detailSet(t *testing.T, eb ErrorBody) []string {
+	t.Helper()
+	var out []string
+	for _, d := range eb.Details {
+		if d.EntityID != eb.EntityID {
+			t.Errorf("detail entityId %q, record %q", d.EntityID, eb.EntityID)
+		}
+		out = append(out, d.FieldName+"/"+d.ErrorCode)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestValidationErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	w := e.post(tok, batch(
+		rec("ok-1", "upsert"),
+		`{"id":"bad-type","conflictResolution":"upsert","name":"x","age":"old"}`,
+		`{"id":"bad-fields","conflictResolution":"upsert","extra":1}`,
+		`{"conflictResolution":"upsert","name":"no id"}`,
+		`{"id":"bad-cr","conflictResolution":"merge","name":"x"}`,
+		`{"id":"no-cr","name":"x"}`,
+		`{"id":7,"conflictResolution":"upsert","name":"x"}`,
+		`"just a string"`,
+		`{"id":"too-long","conflictResolution":"upsert","name":"`+strings.Repeat("n", 21)+`"}`,
+		rec("ok-2", "createOnly"),
+	))
+	wantStatus(t, w, 400)
+	eb := errBody(t, w)
+	if eb.Code != "bad.request" {
+		t.Errorf("code %q", eb.Code)
+	}
+	type want struct {
+		entity  string
+		details []string
+	}
+	wants := []want{
+		{"bad-type", []string{"age/schema.type"}},
+		{"bad-fields", []string{"extra/schema.additionalProperties", "name/schema.required"}},
+		{"", []string{"id/missing.id"}},
+		{"bad-cr", []string{"conflictResolution/invalid.conflictResolution"}},
+		{"no-cr", []string{"conflictResolution/missing.conflictResolution"}},
+		{"", []string{"id/invalid.id"}},
+		{"", []string{"/not.object"}},
+		{"too-long", []string{"name/schema.maxLength"}},
+	}
+	if len(eb.Errors) != len(wants) {
+		t.Fatalf("%d record errors, want %d: %s", len(eb.Errors), len(wants), w.Body)
+	}
+	for i, wt := range wants {
+		re := eb.Errors[i]
+		if re.EntityID != wt.entity || re.Code != "invalid.record" || re.Status != 400 || re.ContextID != eb.ContextID {
+			t.Errorf("error %d: %+v, want entity %q", i, re, wt.entity)
+		}
+		if got := detailSet(t, re); !slices.Equal(got, wt.details) {
+			t.Errorf("error %d details %v, want %v", i, got, wt.details)
+		}
+		if re.Message == "" {
+			t.Errorf("error %d has no message", i)
+		}
+	}
+	if n := len(e.s.Records(testSchema)); n != 0 {
+		t.Errorf("%d records stored from a rejected batch", n)
+	}
+}
+
+func TestConflicts(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	wantStatus(t, e.post(tok, batch(rec("exists", "upsert"))), 200)
+	before := e.s.Records(testSchema)
+
+	w := e.post(tok, batch(
+		rec("new-1", "upsert"),
+		rec("exists", "createOnly"),
+		rec("missing", "updateOnly"),
+		rec("exists", "updateOnly"),
+	))
+	wantStatus(t, w, 409)
+	eb := errBody(t, w)
+	if eb.Code != "conflict" || len(eb.Errors) != 2 {
+		t.Fatalf("body %s", w.Body)
+	}
+	if got := eb.Errors[0]; got.EntityID != "exists" || got.Code != "record.exists" || got.Status != 409 ||
+		!slices.Equal(detailSet(t, got), []string{"id/record.exists"}) {
+		t.Errorf("first error %+v", got)
+	}
+	if got := eb.Errors[1]; got.EntityID != "missing" || got.Code != "record.not.found" ||
+		!slices.Equal(detailSet(t, got), []string{"id/record.not.found"}) {
+		t.Errorf("second error %+v", got)
+	}
+	if after := e.s.Records(testSchema); !reflect.DeepEqual(after, before) {
+		t.Errorf("atomicity broken: %v", after)
+	}
+	// A schema violation wins over conflicts.
+	w = e.post(tok, batch(rec("exists", "createOnly"), `{"id":"x","conflictResolution":"upsert"}`))
+	wantStatus(t, w, 400)
+	if eb := errBody(t, w); len(eb.Errors) != 1 || eb.Errors[0].EntityID != "x" {
+		t.Errorf("body %s", w.Body)
+	}
+}
+
+func TestOmitEntityIDs(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	wantStatus(t, e.post(tok, batch(rec("exists", "upsert"))), 200)
+	e.s.OmitEntityIDs(true)
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{
+		{batch(rec("a", "upsert"), `{"id":"bad","conflictResolution":"upsert","age":"x"}`), 400},
+		{batch(rec("a", "upsert"), rec("exists", "createOnly")), 409},
+	} {
+		w := e.post(tok, tc.body)
+		wantStatus(t, w, tc.status)
+		eb := errBody(t, w)
+		if len(eb.Errors) != 0 || len(eb.Details) != 0 || eb.EntityID != "" ||
+			strings.Contains(w.Body.String(), "entityId") || strings.Contains(w.Body.String(), `"bad"`) {
+			t.Errorf("body names records: %s", w.Body)
+		}
+	}
+	e.s.OmitEntityIDs(false)
+	w := e.post(tok, batch(rec("exists", "createOnly")))
+	if eb := errBody(t, w); len(eb.Errors) != 1 {
+		t.Errorf("entity ids still omitted: %s", w.Body)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b/c", "upsert"))), 200)
+
+	w := e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/a", tok, "")
+	wantStatus(t, w, 204)
+	if w.Body.Len() != 0 || w.Header().Get("ININ-Correlation-Id") == "" {
+		t.Errorf("204 body %q headers %v", w.Body, w.Header())
+	}
+	w = e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/b%2Fc", tok, "")
+	wantStatus(t, w, 204)
+	if n := len(e.s.Records(testSchema)); n != 0 {
+		t.Errorf("%d records left", n)
+	}
+
+	w = e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/a", tok, "")
+	wantStatus(t, w, 404)
+	if eb := errBody(t, w); eb.Code != "not.found" || eb.EntityID != "a" {
+		t.Errorf("body %s", w.Body)
+	}
+	w = e.api(http.MethodDelete, "/api/v2/customobjects/nope/records/a", tok, "")
+	wantStatus(t, w, 404)
+	if eb := errBody(t, w); eb.Code != "not.found" {
+		t.Errorf("body %s", w.Body)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	tests := []struct {
+		name, method, path string
+		status             int
+		code               string
+	}{
+		{"unknown schema", http.MethodPost, "/api/v2/customobjects/nope/records", 404, "not.found"},
+		{"unknown api path", http.MethodGet, "/api/v2/users/me", 404, "not.found"},
+		{"wrong method", http.MethodGet, "/api/v2/customobjects/accounts/records", 405, "method.not.allowed"},
+		{"outside the api", http.MethodGet, "/", 404, "not.found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.api(tt.method, tt.path, tok, batch(rec("a", "upsert")))
+			wantStatus(t, w, tt.status)
+			if eb := errBody(t, w); eb.Code != tt.code {
+				t.Errorf("code %q, want %q", eb.Code, tt.code)
+			}
+		})
+	}
+}
+
+func TestAddSchema(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token()
+	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	// Replacing a schema keeps its records and applies the new rules.
+	if err := e.s.AddSchema(testSchema, []byte(`{"type":"object","required":["name","age"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e.s.Records(testSchema)["a"] == nil {
+		t.Error("records dropped on schema replacement")
+	}
+	wantStatus(t, e.post(tok, batch(rec("b", "upsert"))), 400)
+	wantStatus(t, e.post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"b","age":1,"free":true}`)), 200)
+
+	if err := e.s.AddSchema("other", []byte(`{"type":"object"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w := e.api(http.MethodPost, "/api/v2/customobjects/other/records", tok, batch(`{"id":"1","conflictResolution":"upsert"}`))
+	wantStatus(t, w, 200)
+	if got := e.s.Schemas(); !slices.Contains(got, "other") || len(got) != 2 {
+		t.Errorf("Schemas() = %v", got)
+	}
+	if err := e.s.AddSchema("x", []byte(`{"type":1}`)); err == nil {
+		t.Error("invalid schema accepted")
+	}
+}
