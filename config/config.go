@@ -210,6 +210,9 @@ func Load(path string, environ []string) (Config, error) {
 	if err := cfg.loadSecret(env); err != nil {
 		return Config{}, err
 	}
+	if cfg.WorkerID == "" {
+		cfg.WorkerID = Default().WorkerID
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}

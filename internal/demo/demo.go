@@ -90,7 +90,7 @@ func (s Summary) Problems() []string {
 		p = append(p, fmt.Sprintf("audit events %d != batches %d", s.AuditEvents, s.Batches))
 	}
 	for part, end := range s.End {
-		if s.Committed[part] != end {
+		if end > 0 && s.Committed[part] != end {
 			p = append(p, fmt.Sprintf("partition %d committed %d, end offset %d", part, s.Committed[part], end))
 		}
 	}
