@@ -687,3 +687,11 @@ func BenchmarkPrepareInvalid(b *testing.B) {
 		}
 	}
 }
+
+func TestSchemaExternalRefRefused(t *testing.T) {
+	_, err := NewCustomObjects(nil2Client(t), CustomObjectsConfig{Schema: "s",
+		SchemaJSON: []byte(`{"type":"object","properties":{"a":{"$ref":"file:///etc/passwd"}}}`)})
+	if err == nil {
+		t.Error("schema with an external reference accepted")
+	}
+}

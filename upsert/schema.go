@@ -15,14 +15,16 @@ import (
 
 var schemaPrinter = message.NewPrinter(language.English)
 
-// compileSchema compiles a JSON Schema document (draft 4 to 2020-12, by its
-// "$schema"; 2020-12 when absent).
+// compileSchema compiles a self-contained JSON Schema document (draft 4 to
+// 2020-12 by its "$schema"; draft 4, as Genesys uses, when absent).
 func compileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("upsert: schema %q is not valid JSON: %w", name, err)
 	}
 	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft4)
+	c.UseLoader(noLoader{})
 	loc := "mem:///" + name + ".json"
 	if err := c.AddResource(loc, v); err != nil {
 		return nil, fmt.Errorf("upsert: schema %q: %w", name, err)
@@ -32,6 +34,13 @@ func compileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("upsert: schema %q does not compile: %w", name, err)
 	}
 	return sch, nil
+}
+
+// noLoader refuses external references, keeping schemas self-contained.
+type noLoader struct{}
+
+func (noLoader) Load(u string) (any, error) {
+	return nil, fmt.Errorf("external schema %q is not allowed", u)
 }
 
 // validateFields checks data against sch and returns one FieldError per
