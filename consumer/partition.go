@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -249,12 +248,25 @@ func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error
 	}
 	latency := cfg.Clock.Now().Sub(start)
 	events, rep := outcomes(b, res, w.target, cfg.WorkerID, latency, cfg.Clock.Now())
-	if err := w.c.pub.Publish(ctx, events); err != nil {
-		if ctx.Err() == nil {
-			err = errors.Join(errors.New("publish failed"), err)
+	for {
+		err := w.c.pub.Publish(ctx, events)
+		if err == nil {
+			break
 		}
-		w.log.Warn("outbound events not acknowledged; batch left uncommitted", "first_offset", b.first(), "last_offset", b.last(), "err", err)
-		return 0, err
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		// The records have their outcomes; only the events are missing.
+		// Publishing them again is safe (deterministic ids), and nothing is
+		// committed until it works.
+		w.log.Error("outbound events not acknowledged; retrying them, nothing past the batch is committed",
+			"first_offset", b.first(), "last_offset", b.last(), "pause", cfg.BatchPause, "err", err)
+		if cfg.Observer != nil {
+			cfg.Observer.BatchRetry(w.topic, w.partition, err)
+		}
+		if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
+			return 0, err
+		}
 	}
 	if cfg.Observer != nil {
 		cfg.Observer.BatchDone(rep)
