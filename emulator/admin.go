@@ -1,18 +1,5 @@
 package emulator
 
-// The admin API, for processes that cannot call the Go methods. All bodies
-// are JSON; durations are Go duration strings ("250ms", "2s"); errors are
-// ErrorBody documents.
-//
-//	GET    /emulator/health            {"status":"ok"}
-//	GET    /emulator/faults            the current faults (faultsJSON)
-//	POST   /emulator/faults            apply a faultsPatch, answer the result
-//	DELETE /emulator/faults            turn every fault off
-//	GET    /emulator/stats             Stats
-//	GET    /emulator/records/{schema}  {"<id>": record, ...}; 404 if unknown
-//	PUT    /emulator/schemas/{schema}  body = JSON Schema; 204 (AddSchema)
-//	POST   /emulator/reset             Reset; 204
-
 import (
 	"bytes"
 	"encoding/json"

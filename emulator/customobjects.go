@@ -1,37 +1,5 @@
 package emulator
 
-// The customobjects batch contract (docs/design.md):
-//
-// POST /api/v2/customobjects/{schemaName}/records with {"records":[...]}.
-// Checks, in order; the first that fails decides the answer and nothing is
-// stored:
-//   - unknown schema: 404 not.found;
-//   - body over MaxBodyBytes: 413 request.entity.too.large (limit
-//     customobjects/max.body.bytes);
-//   - not a JSON object with a "records" array, or no records: 400
-//     bad.request;
-//   - more than MaxRecords records: 413 request.entity.too.large (limit
-//     customobjects/max.records);
-//   - per record: a JSON object with a non-empty string "id" and a
-//     "conflictResolution" of upsert, updateOnly or createOnly, whose other
-//     fields satisfy the schema. Offenders: 400 bad.request with one
-//     ErrorBody per offending record in errors[] (code invalid.record,
-//     entityId = the id, details naming fields with errorCode missing.id,
-//     invalid.id, missing.conflictResolution, invalid.conflictResolution,
-//     not.object or "schema.<keyword>", e.g. schema.type, schema.required,
-//     schema.additionalProperties);
-//   - conflicts, with the records applied in request order (so a batch may
-//     create a record and update it later): createOnly on an existing id
-//     (record.exists) or updateOnly on a missing id (record.not.found) give
-//     409 conflict with one ErrorBody per offending record.
-// With OmitEntityIDs on, 400 and 409 bodies carry no entityId and an empty
-// errors[]. Success is 200 {"results":[{"id","status":"created"|"updated",
-// "record"}]} in request order; a stored record is the request record minus
-// conflictResolution (id included), replacing any earlier version.
-//
-// DELETE /api/v2/customobjects/{schemaName}/records/{id}: 204 with no body;
-// 404 not.found (entityId = id) for an unknown schema or id.
-
 import (
 	"bytes"
 	"encoding/json"
@@ -41,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -140,16 +109,12 @@ func (s *Server) AddSchema(name string, schema []byte) error {
 	return nil
 }
 
-// Schemas returns the names of the customobjects schemas.
+// Schemas returns the names of the customobjects schemas, sorted.
 func (s *Server) Schemas() []string {
 	co := s.objects
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	names := make([]string, 0, len(co.cols))
-	for n := range co.cols {
-		names = append(names, n)
-	}
-	return names
+	return slices.Sorted(maps.Keys(co.cols))
 }
 
 // Records returns a copy of the records of schema, by id, or nil when the
