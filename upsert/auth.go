@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -80,7 +83,14 @@ func authError(err error) error {
 		}
 		return ae
 	}
-	return &AuthError{Err: err}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded) || strings.HasPrefix(err.Error(), "oauth2: cannot fetch token") {
+		return &AuthError{Err: err} // endpoint unreachable or response cut short
+	}
+	// A 2xx response without a usable token.
+	return &AuthError{Status: http.StatusOK, Code: "invalid_token_response", Description: err.Error()}
 }
 
 // authTransport adds the bearer token to each request. On a 401 it drops the

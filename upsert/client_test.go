@@ -495,3 +495,22 @@ func TestTransportErrorRetried(t *testing.T) {
 		t.Errorf("outcome %+v attempts %d", res.Outcomes[0], res.Attempts)
 	}
 }
+
+func TestUnusableTokenResponseIsPermanent(t *testing.T) {
+	s := newStub(t)
+	s.token = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"token_type":"bearer"}`))
+		return true
+	}
+	c, fc := newTestClient(t, s, nil)
+	adv := autoAdvance(t, fc)
+	_, err := c.do(context.Background(), call{method: http.MethodGet, path: "/api/v2/x"})
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.Code != "invalid_token_response" || IsRetryable(err) {
+		t.Fatalf("err = %v, want permanent invalid_token_response", err)
+	}
+	if s.tokenCount() != 1 || len(adv.recorded()) != 0 {
+		t.Errorf("token requests %d waits %v, want 1 and none", s.tokenCount(), adv.recorded())
+	}
+}
