@@ -10,6 +10,22 @@ import (
 	"github.com/gcupsert/gcupsert/internal/demo"
 )
 
+// Run runs the contract suite against c: every scenario as a subtest.
+func Run(t *testing.T, c Cluster) {
+	t.Logf("cluster: %s", c.Name())
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, Cluster)
+	}{
+		{"NoCommitBeforeBatchSucceeds", testNoCommitBeforeBatchSucceeds},
+		{"RestartResumesFromCommittedOffsets", testRestartResumesFromCommittedOffsets},
+		{"SecondMemberJoinsMidStream", testSecondMemberJoinsMidStream},
+		{"InvalidEventsAreDeadLettered", testInvalidEventsAreDeadLettered},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
+	}
+}
+
 // validEvents makes n valid upserts over distinct keys.
 func validEvents(n int, prefix string) demo.Dataset {
 	ds := demo.Dataset{Expected: map[string]bool{}, InvalidByKind: map[string]int{}}
@@ -24,46 +40,63 @@ func validEvents(n int, prefix string) demo.Dataset {
 	return ds
 }
 
+// withoutDuplicateUIDs drops the generator's duplicate-unique-value events:
+// the worker checks unique fields only within a batch, so across batches
+// their outcome depends on the API, not on the pipeline under test.
+func withoutDuplicateUIDs(ds demo.Dataset) demo.Dataset {
+	evs := ds.Events[:0:0]
+	for _, ev := range ds.Events {
+		if ev.Invalid != demo.DuplicateUID {
+			evs = append(evs, ev)
+		}
+	}
+	ds.Events = evs
+	delete(ds.InvalidByKind, demo.DuplicateUID)
+	return ds
+}
+
 // The worker must not commit while the API fails, and must commit
 // everything once it recovers.
-func TestNoCommitBeforeBatchSucceeds(t *testing.T) {
-	e := newEnv(t)
+func testNoCommitBeforeBatchSucceeds(t *testing.T, c Cluster) {
+	e := newEnv(t, c)
+	group := e.group("g-down")
 	e.emu.Down(true)
 	ds := validEvents(150, "down")
 	e.produce(ds.Events)
-	r := e.start(e.config("g-down"))
+	r := e.start(e.config(group))
 	eventually(t, 20*time.Second, "failed API attempts", func() bool { return e.emu.Stats().ByStatus[503] >= 6 })
-	for p, off := range e.committed("g-down") {
+	for p, off := range e.committed(group) {
 		if off != -1 {
 			t.Fatalf("partition %d committed %d while every upsert failed", p, off)
 		}
 	}
-	if n := len(e.read(syncT)); n != 0 {
+	if n := len(e.read(e.topics.Sync)); n != 0 {
 		t.Fatalf("%d sync events published while every upsert failed", n)
 	}
 	e.emu.Down(false)
-	e.waitCommitted("g-down", e.ends(), 30*time.Second)
+	e.waitCommitted(group, e.ends(), 30*time.Second)
 	r.halt(t)
 	e.checkEveryOffsetHasAnOutcome(ds)
-	if n := len(e.read(deadT)); n != 0 {
+	if n := len(e.read(e.topics.DeadLetter)); n != 0 {
 		t.Fatalf("%d dead letters: transient failures must not dead-letter", n)
 	}
 }
 
 // A worker stopped mid-stream and a new one started in the same group
 // resume from the committed offsets and lose nothing.
-func TestRestartResumesFromCommittedOffsets(t *testing.T) {
-	e := newEnv(t)
+func testRestartResumesFromCommittedOffsets(t *testing.T, c Cluster) {
+	e := newEnv(t, c)
+	group := e.group("g-restart")
 	if err := e.emu.SetLatency(15 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	ds := demo.Generate(3000, partitions, 0.02, 11)
+	ds := withoutDuplicateUIDs(demo.Generate(3000, partitions, 0.02, 11))
 	e.produce(ds.Events)
-	cfg := e.config("g-restart")
+	cfg := e.config(group)
 	cfg.Batch.MaxRecords = 20
 	r := e.start(cfg)
 	eventually(t, 20*time.Second, "a first commit", func() bool {
-		for _, off := range e.committed("g-restart") {
+		for _, off := range e.committed(group) {
 			if off > 0 {
 				return true
 			}
@@ -71,7 +104,7 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 		return false
 	})
 	r.halt(t)
-	mid := e.committed("g-restart")
+	mid := e.committed(group)
 	end := e.ends()
 	total, done := int64(0), int64(0)
 	for p, n := range end {
@@ -84,27 +117,28 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 	t.Logf("stopped after committing %d of %d", done, total)
 	e.emu.ClearFaults()
 	r2 := e.start(cfg)
-	e.waitCommitted("g-restart", end, 60*time.Second)
+	e.waitCommitted(group, end, 60*time.Second)
 	r2.halt(t)
 	e.checkEveryOffsetHasAnOutcome(ds)
-	if d := syncDuplicates(e.read(syncT)); d != 0 {
+	if d := syncDuplicates(e.read(e.topics.Sync)); d != 0 {
 		t.Errorf("%d duplicate sync events after a graceful stop; want none", d)
 	}
 }
 
 // A second member joining mid-stream takes partitions over without loss.
-func TestSecondMemberJoinsMidStream(t *testing.T) {
-	e := newEnv(t)
+func testSecondMemberJoinsMidStream(t *testing.T, c Cluster) {
+	e := newEnv(t, c)
+	group := e.group("g-join")
 	if err := e.emu.SetLatency(10 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	ds := demo.Generate(4000, partitions, 0.02, 23)
+	ds := withoutDuplicateUIDs(demo.Generate(4000, partitions, 0.02, 23))
 	e.produce(ds.Events)
-	cfg := e.config("g-join")
+	cfg := e.config(group)
 	cfg.Batch.MaxRecords = 20
 	a := e.start(cfg)
 	eventually(t, 20*time.Second, "a first commit", func() bool {
-		for _, off := range e.committed("g-join") {
+		for _, off := range e.committed(group) {
 			if off > 0 {
 				return true
 			}
@@ -114,25 +148,26 @@ func TestSecondMemberJoinsMidStream(t *testing.T) {
 	cfgB := cfg
 	cfgB.WorkerID = "second"
 	b := e.start(cfgB)
-	e.waitCommitted("g-join", e.ends(), 90*time.Second)
+	e.waitCommitted(group, e.ends(), 90*time.Second)
 	a.halt(t)
 	b.halt(t)
 	e.checkEveryOffsetHasAnOutcome(ds)
 	workers := map[string]int{}
-	for _, m := range e.read(auditT) {
+	for _, m := range e.read(e.topics.Audit) {
 		var a struct {
 			WorkerID string `json:"workerId"`
 		}
 		_ = json.Unmarshal(m.Value, &a)
 		workers[a.WorkerID]++
 	}
-	t.Logf("batches by worker: %v; duplicate sync events: %d", workers, syncDuplicates(e.read(syncT)))
+	t.Logf("batches by worker: %v; duplicate sync events: %d", workers, syncDuplicates(e.read(e.topics.Sync)))
 }
 
 // Every kind of invalid event lands on the dead-letter topic, unchanged,
 // with headers that say why.
-func TestInvalidEventsAreDeadLettered(t *testing.T) {
-	e := newEnv(t)
+func testInvalidEventsAreDeadLettered(t *testing.T, c Cluster) {
+	e := newEnv(t, c)
+	group := e.group("g-dead")
 	good := func(key, acct string) []byte {
 		v, _ := json.Marshal(map[string]any{"op": "upsert", "key": key, "data": map[string]any{
 			"customerName": "C", "accountNumber": acct, "regionId": "r1", "status": "active"}})
@@ -163,10 +198,10 @@ func TestInvalidEventsAreDeadLettered(t *testing.T) {
 		evs = append(evs, demo.Event{Partition: 0, Key: key, Value: []byte(c.value)})
 	}
 	e.produce(evs)
-	r := e.start(e.config("g-dead"))
-	e.waitCommitted("g-dead", e.ends(), 30*time.Second)
+	r := e.start(e.config(group))
+	e.waitCommitted(group, e.ends(), 30*time.Second)
 	r.halt(t)
-	dead := e.read(deadT)
+	dead := e.read(e.topics.DeadLetter)
 	if len(dead) != len(cases) {
 		t.Fatalf("%d dead letters, want %d", len(dead), len(cases))
 	}
@@ -183,7 +218,7 @@ func TestInvalidEventsAreDeadLettered(t *testing.T) {
 				t.Errorf("dead letter %d (%s): header %s missing", i, c.key, h)
 			}
 		}
-		if want := fmt.Sprintf("%s-0-%d", input, i+1); header(m, "gcupsert.event.id") != want {
+		if want := fmt.Sprintf("%s-0-%d", e.topics.Input, i+1); header(m, "gcupsert.event.id") != want {
 			t.Errorf("dead letter %d: event id %q, want %q", i, header(m, "gcupsert.event.id"), want)
 		}
 	}

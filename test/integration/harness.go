@@ -1,22 +1,17 @@
-// Package integration runs the pipeline in process: an embedded kfake broker,
-// the Genesys emulator over HTTP, and the worker as cmd/gcupsert assembles it.
 package integration
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/emulator"
@@ -26,36 +21,25 @@ import (
 )
 
 const (
-	input      = "crm.accounts"
-	auditT     = "gcupsert.audit"
-	syncT      = "gcupsert.sync"
-	deadT      = "gcupsert.deadletter"
 	clientID   = "it-client"
 	secret     = "it-secret"
 	partitions = 3
 )
 
-// env is one test's broker and emulator.
+// env is one test's broker, topics and emulator.
 type env struct {
 	t       *testing.T
+	cluster Cluster
 	brokers []string
+	topics  Topics
 	emu     *emulator.Server
 	apiURL  string
 	schema  string // schema file path
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, c Cluster) *env {
 	t.Helper()
-	cluster, err := kfake.NewCluster(
-		kfake.Ports(0),
-		kfake.SeedTopics(partitions, input),
-		kfake.SeedTopics(1, auditT, syncT, deadT),
-		kfake.GroupMinSessionTimeout(time.Second),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
+	brokers, topics := c.Open(t, partitions)
 	emu, err := emulator.New(emulator.Config{
 		Clients:          map[string]string{clientID: secret},
 		Schemas:          map[string][]byte{demo.SchemaName: []byte(demo.Schema)},
@@ -71,8 +55,11 @@ func newEnv(t *testing.T) *env {
 	if err := os.WriteFile(schema, []byte(demo.Schema), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, brokers: cluster.ListenAddrs(), emu: emu, apiURL: api.URL, schema: schema}
+	return &env{t: t, cluster: c, brokers: brokers, topics: topics, emu: emu, apiURL: api.URL, schema: schema}
 }
+
+// group returns a consumer group id unique to this test.
+func (e *env) group(prefix string) string { return e.cluster.Unique(e.t, prefix) }
 
 func (e *env) config(group string) config.Config {
 	cfg := config.Default()
@@ -93,9 +80,9 @@ func (e *env) config(group string) config.Config {
 	cfg.Retry.MaxElapsed = config.Duration(500 * time.Millisecond)
 	cfg.Retry.BatchPause = config.Duration(100 * time.Millisecond)
 	cfg.ShutdownTimeout = config.Duration(15 * time.Second)
-	cfg.Topics = config.Topics{Audit: auditT, Sync: syncT, DeadLetter: deadT}
+	cfg.Topics = config.Topics{Audit: e.topics.Audit, Sync: e.topics.Sync, DeadLetter: e.topics.DeadLetter}
 	cfg.Routes = []config.Route{{
-		Topic: input, Target: "customobjects", Schema: demo.SchemaName, SchemaFile: e.schema,
+		Topic: e.topics.Input, Target: "customobjects", Schema: demo.SchemaName, SchemaFile: e.schema,
 		ConflictResolution: "upsert", UniqueFields: []string{"accountNumber"}, ReferenceFields: []string{"regionId"},
 	}}
 	if err := cfg.Validate(); err != nil {
@@ -140,8 +127,11 @@ func (r *running) halt(t *testing.T) {
 	}
 }
 
+// LogEnv, when set, makes the workers under test log to standard error.
+const LogEnv = "GCUPSERT_TEST_LOG"
+
 func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
+	if os.Getenv(LogEnv) != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.DiscardHandler)
@@ -155,7 +145,7 @@ func (e *env) produce(evs []demo.Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := inspect.Produce(ctx, e.brokers, input, msgs); err != nil {
+	if err := inspect.Produce(ctx, e.brokers, e.topics.Input, msgs); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -164,7 +154,7 @@ func (e *env) ends() map[int]int64 {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	end, err := inspect.EndOffsets(ctx, e.brokers, input)
+	end, err := inspect.EndOffsets(ctx, e.brokers, e.topics.Input)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -175,7 +165,7 @@ func (e *env) committed(group string) map[int]int64 {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := inspect.Committed(ctx, e.brokers, group, input)
+	c, err := inspect.Committed(ctx, e.brokers, group, e.topics.Input)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -186,7 +176,7 @@ func (e *env) waitCommitted(group string, want map[int]int64, within time.Durati
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	if _, err := inspect.WaitCommitted(ctx, e.brokers, group, input, want); err != nil {
+	if _, err := inspect.WaitCommitted(ctx, e.brokers, group, e.topics.Input, want); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -219,7 +209,7 @@ func (e *env) checkEveryOffsetHasAnOutcome(ds demo.Dataset) {
 	e.t.Helper()
 	end := e.ends()
 	covered := map[int]map[int64]bool{}
-	for _, m := range e.read(auditT) {
+	for _, m := range e.read(e.topics.Audit) {
 		var a struct {
 			Source struct {
 				Partition   int   `json:"partition"`
@@ -299,6 +289,3 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-var _ = fmt.Sprint
-var _ sync.Mutex
