@@ -309,9 +309,10 @@ func (b *batch) call(method, path string, body []byte, idxs []int) call {
 // error body's entity ids, else by bisection) and the rest resent.
 //
 // On success the Result holds one Outcome per item, in order. The error is
-// non-nil only when ctx ended or a transient failure outlived the retry
-// budget (IsRetryable(err) is true); the Result then has no outcomes, since
-// the whole batch must be sent again.
+// non-nil only when ctx ended, a transient failure outlived the retry
+// budget (IsRetryable(err) is true) or the credentials were refused
+// (IsAuthFailure(err) is true); the Result then has no outcomes, since the
+// whole batch must be sent again.
 func (t *CustomObjects) Upsert(ctx context.Context, items []Item) (Result, error) {
 	b := &batch{
 		items:    slices.Clone(items),
@@ -470,6 +471,9 @@ func (t *CustomObjects) send(ctx context.Context, b *batch, idxs []int) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
+	if IsAuthFailure(err) {
+		return err
+	}
 	var se *StatusError
 	if !errors.As(err, &se) {
 		if IsRetryable(err) {
@@ -598,7 +602,7 @@ func (t *CustomObjects) delete(ctx context.Context, b *batch, i int) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	if IsRetryable(err) {
+	if IsRetryable(err) || IsAuthFailure(err) {
 		return err
 	}
 	var se *StatusError

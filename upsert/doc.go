@@ -11,13 +11,14 @@
 //     bytes long, exactly.
 //   - Upsert runs the batch checks (unique fields, each on its own;
 //     reference fields), sends the requests and returns one Outcome per
-//     item, in order. Permanent failures (400, 401 after one token refresh,
-//     403, 404, 409, 413 of a single record, 422) are per-record
-//     rejections; records named by the API are rejected and the rest resent,
-//     and a failure that names no record is bisected until the offenders
-//     are isolated. The error return is used only when ctx ended or a
-//     transient failure outlived the retry budget; the Result then carries
-//     no outcomes and the batch must be sent again.
+//     item, in order. Permanent failures (400, 403, 404, 409, 413 of a
+//     single record, 422) are per-record rejections; records named by the
+//     API are rejected and the rest resent, and a failure that names no
+//     record is bisected until the offenders are isolated. The error return
+//     is used only when ctx ended, a transient failure outlived the retry
+//     budget, or the credentials were refused (invalid_client, or 401 even
+//     after one token refresh: IsAuthFailure); the Result then carries no
+//     outcomes and the batch must be sent again.
 //
 // Client holds the connection to the API: OAuth 2 client credentials in
 // the HTTP transport (a 401 drops the token, fetches a new one and replays

@@ -240,3 +240,17 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// IsAuthFailure reports whether err means the API refused the worker's
+// credentials: the token endpoint refused the client, or a request was
+// answered 401 even with a fresh token. Such a failure concerns every record
+// alike and only an operator can fix it, so Upsert returns it as an error
+// (the consumer keeps the batch and retries it) instead of rejecting records.
+func IsAuthFailure(err error) bool {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return !IsRetryable(err)
+	}
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == 401
+}
