@@ -30,7 +30,69 @@ var ErrInvalidSchema = errors.New("emulator: invalid schema")
 // collection is one schema and its records.
 type collection struct {
 	schema  *jsonschema.Schema
-	records map[string]map[string]any // id -> record as stored (id included)
+	records map[string]map[string]any    // id -> record as stored (id included)
+	unique  []string                     // fields whose values are unique across records
+	index   map[string]map[string]string // unique field -> value -> id holding it
+}
+
+// uniqueValue is the index key of a field value; absent and null values
+// are not indexed.
+func uniqueValue(rec map[string]any, field string) (string, bool) {
+	v, ok := rec[field]
+	if !ok || v == nil {
+		return "", false
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// unindex removes a stored record's values from the unique index.
+func (c *collection) unindex(id string) {
+	old, ok := c.records[id]
+	if !ok {
+		return
+	}
+	for _, f := range c.unique {
+		if v, ok := uniqueValue(old, f); ok && c.index[f][v] == id {
+			delete(c.index[f], v)
+		}
+	}
+}
+
+// reindex rebuilds the unique index from the records.
+func (c *collection) reindex() {
+	c.index = map[string]map[string]string{}
+	for _, f := range c.unique {
+		c.index[f] = map[string]string{}
+		for id, rec := range c.records {
+			if v, ok := uniqueValue(rec, f); ok {
+				c.index[f][v] = id
+			}
+		}
+	}
+}
+
+// SetUniqueFields makes each named field of schema unique across its
+// records (each field on its own). The schema must exist.
+func (s *Server) SetUniqueFields(schema string, fields []string) error {
+	co := s.objects
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	c, ok := co.cols[schema]
+	if !ok {
+		return fmt.Errorf("%w: unique fields for unknown schema %q", ErrInvalidSchema, schema)
+	}
+	for _, f := range fields {
+		if f == "" {
+			return fmt.Errorf("%w: empty unique field name for schema %q", ErrInvalidSchema, schema)
+		}
+	}
+	c.unique = slices.Clone(fields)
+	c.reindex()
+	return nil
 }
 
 // customObjects holds every collection. Safe for concurrent use.
@@ -46,6 +108,7 @@ func (co *customObjects) reset() {
 	defer co.mu.Unlock()
 	for _, c := range co.cols {
 		c.records = map[string]map[string]any{}
+		c.reindex()
 	}
 }
 
@@ -105,7 +168,7 @@ func (s *Server) AddSchema(name string, schema []byte) error {
 		c.schema = sch
 		return nil
 	}
-	co.cols[name] = &collection{schema: sch, records: map[string]map[string]any{}}
+	co.cols[name] = &collection{schema: sch, records: map[string]map[string]any{}, index: map[string]map[string]string{}}
 	return nil
 }
 
@@ -235,7 +298,8 @@ func (co *customObjects) apply(name string, recs []batchRecord) ([]recordResult,
 	if !ok {
 		return nil, nil
 	}
-	created := map[string]bool{} // ids created earlier in this batch
+	created := map[string]bool{}               // ids created earlier in this batch
+	batchIdx := map[string]map[string]string{} // unique values taken earlier in this batch
 	results := make([]recordResult, len(recs))
 	var conflicts []ErrorBody
 	for i, rec := range recs {
@@ -251,6 +315,20 @@ func (co *customObjects) apply(name string, recs []batchRecord) ([]recordResult,
 				fmt.Sprintf("Record %s does not exist; updateOnly does not create.", rec.id)))
 			continue
 		}
+		if f, holder, clash := c.uniqueClash(rec, batchIdx); clash {
+			conflicts = append(conflicts, recordConflict(rec.id, http.StatusConflict, CodeUniqueViolation,
+				fmt.Sprintf("Record %s: %s must be unique; record %s already holds that value.", rec.id, f, holder)))
+			conflicts[len(conflicts)-1].Details[0].FieldName = f
+			continue
+		}
+		for _, f := range c.unique {
+			if v, ok := uniqueValue(rec.stored, f); ok {
+				if batchIdx[f] == nil {
+					batchIdx[f] = map[string]string{}
+				}
+				batchIdx[f][v] = rec.id
+			}
+		}
 		status := "updated"
 		if !exists {
 			status = "created"
@@ -262,9 +340,33 @@ func (co *customObjects) apply(name string, recs []batchRecord) ([]recordResult,
 		return nil, conflicts
 	}
 	for _, rec := range recs {
+		c.unindex(rec.id)
 		c.records[rec.id] = maps.Clone(rec.stored)
+		for _, f := range c.unique {
+			if v, ok := uniqueValue(rec.stored, f); ok {
+				c.index[f][v] = rec.id
+			}
+		}
 	}
 	return results, nil
+}
+
+// uniqueClash reports the first unique field whose value in rec is held by
+// another id, in the store or earlier in the batch.
+func (c *collection) uniqueClash(rec batchRecord, batchIdx map[string]map[string]string) (field, holder string, clash bool) {
+	for _, f := range c.unique {
+		v, ok := uniqueValue(rec.stored, f)
+		if !ok {
+			continue
+		}
+		if id, ok := batchIdx[f][v]; ok && id != rec.id {
+			return f, id, true
+		}
+		if id, ok := c.index[f][v]; ok && id != rec.id {
+			return f, id, true
+		}
+	}
+	return "", "", false
 }
 
 func recordConflict(id string, status int, code, msg string) ErrorBody {
@@ -285,6 +387,7 @@ func (s *Server) handleRecordDelete(w http.ResponseWriter, r *http.Request) {
 	found := false
 	if ok {
 		_, found = c.records[id]
+		c.unindex(id)
 		delete(c.records, id)
 	}
 	co.mu.Unlock()

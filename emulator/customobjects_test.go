@@ -357,3 +357,36 @@ func TestAddSchema(t *testing.T) {
 		t.Error("invalid schema accepted")
 	}
 }
+
+func TestUniqueFields(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.UniqueFields = map[string][]string{testSchema: {"name"}} })
+	tok := e.token()
+	named := func(id, name string) string {
+		return fmt.Sprintf(`{"id":%q,"conflictResolution":"upsert","name":%q}`, id, name)
+	}
+	wantStatus(t, e.post(tok, batch(named("a", "alice"))), 200)
+	// Another id taking a stored value is refused, with the field named.
+	w := e.post(tok, batch(named("b", "bob"), named("c", "alice")))
+	wantStatus(t, w, 409)
+	eb := errBody(t, w)
+	if len(eb.Errors) != 1 || eb.Errors[0].EntityID != "c" || eb.Errors[0].Code != "unique.violation" ||
+		!slices.Equal(detailSet(t, eb.Errors[0]), []string{"name/unique.violation"}) {
+		t.Fatalf("body %s", w.Body)
+	}
+	// Two new ids with one value in a batch: the later one is refused.
+	w = e.post(tok, batch(named("d", "dora"), named("e", "dora")))
+	wantStatus(t, w, 409)
+	if eb := errBody(t, w); len(eb.Errors) != 1 || eb.Errors[0].EntityID != "e" {
+		t.Fatalf("body %s", w.Body)
+	}
+	// The holder may keep or change its value; a freed value can be taken.
+	wantStatus(t, e.post(tok, batch(named("a", "alice"))), 200)
+	wantStatus(t, e.post(tok, batch(named("a", "anne"))), 200)
+	wantStatus(t, e.post(tok, batch(named("c", "alice"))), 200)
+	// A deleted record frees its value.
+	wantStatus(t, e.api(http.MethodDelete, "/api/v2/customobjects/"+testSchema+"/records/c", tok, ""), 204)
+	wantStatus(t, e.post(tok, batch(named("f", "alice"))), 200)
+	if err := e.s.SetUniqueFields("nope", []string{"x"}); err == nil {
+		t.Error("unique fields accepted for an unknown schema")
+	}
+}

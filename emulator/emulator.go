@@ -43,6 +43,10 @@ type Config struct {
 	// Schemas without "$schema" are read as draft-04; they must be
 	// self-contained (no external $ref).
 	Schemas map[string][]byte
+	// UniqueFields maps a schema name to fields whose values must be unique
+	// across the schema's records (each field on its own). A record that
+	// takes a value another id holds is refused with 409 unique.violation.
+	UniqueFields map[string][]string
 	// Clock is used for token expiry, rate windows and injected latency.
 	Clock clock.Clock
 	// Logger receives request and fault logs; nil discards them.
@@ -142,6 +146,11 @@ func New(cfg Config) (*Server, error) {
 	s.faults = &faults{rng: randv2.New(randv2.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	for name, doc := range cfg.Schemas {
 		if err := s.AddSchema(name, doc); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
+	for name, fields := range cfg.UniqueFields {
+		if err := s.SetUniqueFields(name, fields); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}

@@ -61,6 +61,7 @@ const (
 	CodeInvalidRecord      = "invalid.record"
 	CodeRecordExists       = "record.exists"
 	CodeRecordNotFound     = "record.not.found"
+	CodeUniqueViolation    = "unique.violation"
 	CodeMissingID          = "missing.id"
 	CodeInvalidID          = "invalid.id"
 	CodeMissingConflict    = "missing.conflictResolution"

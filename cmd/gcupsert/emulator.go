@@ -21,9 +21,10 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr("GCUPSERT_EMULATOR_ADDR", ":8080"), "listen address")
-	var clients, schemas listFlag
+	var clients, schemas, unique listFlag
 	fs.Var(&clients, "client", "OAuth client as ID:SECRET (repeatable); default from GCUPSERT_EMULATOR_CLIENTS (comma-separated)")
 	fs.Var(&schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable); default from GCUPSERT_EMULATOR_SCHEMAS")
+	fs.Var(&unique, "unique", "unique field as SCHEMA=FIELD (repeatable); default from GCUPSERT_EMULATOR_UNIQUE")
 	rpm := fs.Int("rate-limit", 300, "API requests per minute per token; negative turns the limit off")
 	lifetime := fs.Duration("token-lifetime", 24*time.Hour, "lifetime of issued tokens")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -36,9 +37,13 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	if len(schemas) == 0 {
 		schemas = splitList(os.Getenv("GCUPSERT_EMULATOR_SCHEMAS"))
 	}
+	if len(unique) == 0 {
+		unique = splitList(os.Getenv("GCUPSERT_EMULATOR_UNIQUE"))
+	}
 	cfg := emulator.Config{
 		Clients:            map[string]string{},
 		Schemas:            map[string][]byte{},
+		UniqueFields:       map[string][]string{},
 		RateLimitPerMinute: *rpm,
 		TokenLifetime:      *lifetime,
 		Logger:             newLogger(stderr, *level, "auto"),
@@ -63,6 +68,13 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 			return fmt.Errorf("--schema %s: %w", name, err)
 		}
 		cfg.Schemas[name] = doc
+	}
+	for _, u := range unique {
+		name, field, ok := strings.Cut(u, "=")
+		if !ok || name == "" || field == "" {
+			return usageError{fmt.Errorf("--unique %q: want SCHEMA=FIELD", u)}
+		}
+		cfg.UniqueFields[name] = append(cfg.UniqueFields[name], field)
 	}
 	srv, err := emulator.New(cfg)
 	if err != nil {

@@ -157,6 +157,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	emu, err := emulator.New(emulator.Config{
 		Clients:          map[string]string{clientID: secret},
 		Schemas:          map[string][]byte{SchemaName: []byte(Schema)},
+		UniqueFields:     map[string][]string{SchemaName: {"accountNumber"}},
 		DisableRateLimit: true,
 		Seed:             int64(opts.Seed),
 	})
