@@ -1,0 +1,68 @@
+package demo
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestGenerateIsDeterministicAndMixesInvalidKinds(t *testing.T) {
+	a := Generate(5000, 3, 0.05, 42)
+	b := Generate(5000, 3, 0.05, 42)
+	if len(a.Events) != 5000 || len(a.Expected) != len(b.Expected) {
+		t.Fatalf("events %d, expected %d vs %d", len(a.Events), len(a.Expected), len(b.Expected))
+	}
+	for i := range a.Events {
+		if string(a.Events[i].Value) != string(b.Events[i].Value) {
+			t.Fatalf("event %d differs between runs", i)
+		}
+	}
+	for _, k := range []string{BadJSON, MissingKey, WrongType, UnknownOp, DuplicateUID, BadEnum, MissingRef} {
+		if a.InvalidByKind[k] == 0 {
+			t.Errorf("no %q events", k)
+		}
+	}
+}
+
+// A small demo run: every event has exactly one outcome, the offsets are
+// committed to the end, and the emulator holds exactly the expected keys.
+func TestDemoRunKeepsEveryGuarantee(t *testing.T) {
+	s, err := Run(context.Background(), Options{Events: 1500, Partitions: 3, InvalidRatio: 0.05, FaultRatio: 0.05, Seed: 3, Timeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Problems(); len(p) > 0 {
+		t.Fatalf("problems: %v", p)
+	}
+	if s.DeadLettered == 0 || s.Upserted() == 0 || s.Collapsed == 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	if s.APIStatus[503] == 0 {
+		t.Logf("no injected 5xx was drawn in this run")
+	}
+}
+
+func TestProblemsCatchBrokenGuarantees(t *testing.T) {
+	ok := Summary{Produced: 10, Created: 6, Collapsed: 1, DeadLettered: 3, SyncEvents: 6,
+		DeadByReason: map[string]int{"decode/invalid.json": 3}, AuditEvents: 2, Batches: 2,
+		Committed: map[int]int64{0: 10}, End: map[int]int64{0: 10, 1: 0}, EmulatorRecords: 6, ExpectedKeys: 6}
+	if p := ok.Problems(); len(p) != 0 {
+		t.Fatalf("a good summary has problems: %v", p)
+	}
+	broken := []func(*Summary){
+		func(s *Summary) { s.Produced = 11 },
+		func(s *Summary) { s.SyncEvents = 5 },
+		func(s *Summary) { s.DeadByReason = map[string]int{} },
+		func(s *Summary) { s.AuditEvents = 1 },
+		func(s *Summary) { s.Committed = map[int]int64{0: 9} },
+		func(s *Summary) { s.EmulatorRecords = 7 },
+		func(s *Summary) { s.MissingKeys = []string{"k"} },
+	}
+	for i, mut := range broken {
+		s := ok
+		mut(&s)
+		if len(s.Problems()) == 0 {
+			t.Errorf("case %d: broken summary reported no problem", i)
+		}
+	}
+}
