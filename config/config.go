@@ -54,6 +54,7 @@ type Config struct {
 	Topics   Topics  `yaml:"topics"`
 	Routes   []Route `yaml:"routes"`
 	Log      Log     `yaml:"log"`
+	Metrics  Metrics `yaml:"metrics"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -134,6 +135,16 @@ type Route struct {
 	ReferenceFields    []string `yaml:"reference_fields"`
 }
 
+// Metrics sets the metrics and health endpoints.
+type Metrics struct {
+	// Address serves /metrics, /healthz and /readyz, e.g. ":9464"; empty
+	// (the default) serves nothing.
+	Address string `yaml:"address"`
+	// WedgeTimeout is how long a batch may be in flight without progress
+	// before /healthz fails.
+	WedgeTimeout Duration `yaml:"wedge_timeout"`
+}
+
 // Log sets logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -182,8 +193,9 @@ func Default() Config {
 			Linger:      Duration(200 * time.Millisecond),
 			MaxInflight: 8,
 		},
-		Topics: Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
-		Log:    Log{Level: "info", Format: "auto"},
+		Topics:  Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
+		Log:     Log{Level: "info", Format: "auto"},
+		Metrics: Metrics{WedgeTimeout: Duration(10 * time.Minute)},
 
 		ShutdownTimeout: Duration(30 * time.Second),
 	}

@@ -180,6 +180,14 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not auto, json or text", c.Log.Format)
 	}
+	if a := c.Metrics.Address; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("metrics.address", "%q is not [host]:port", a)
+		}
+	}
+	if c.Metrics.WedgeTimeout.D() <= 0 {
+		bad("metrics.wedge_timeout", "must be above 0")
+	}
 	if c.ShutdownTimeout.D() <= 0 {
 		bad("shutdown_timeout", "must be above 0")
 	}

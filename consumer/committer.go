@@ -23,7 +23,7 @@ type committer struct {
 	interval time.Duration
 	clock    clock.Clock
 	log      *slog.Logger
-	observe  func(topic string, partition int, next int64, took time.Duration)
+	obs      Observer
 
 	mu        sync.Mutex
 	pending   map[string]map[int]int64
@@ -31,9 +31,9 @@ type committer struct {
 	kick      chan struct{}
 }
 
-func newCommitter(gen offsetCommitter, interval time.Duration, c clock.Clock, log *slog.Logger, observe func(string, int, int64, time.Duration)) *committer {
+func newCommitter(gen offsetCommitter, interval time.Duration, c clock.Clock, log *slog.Logger, obs Observer) *committer {
 	return &committer{
-		gen: gen, interval: interval, clock: c, log: log, observe: observe,
+		gen: gen, interval: interval, clock: c, log: log, obs: obs,
 		pending:   map[string]map[int]int64{},
 		committed: map[string]map[int]int64{},
 		kick:      make(chan struct{}, 1),
@@ -98,6 +98,7 @@ func (c *committer) flush() error {
 	}
 	start := c.clock.Now()
 	if err := c.gen.CommitOffsets(todo); err != nil {
+		c.obs.CommitFailed(err)
 		return err
 	}
 	took := c.clock.Now().Sub(start)
@@ -113,11 +114,9 @@ func (c *committer) flush() error {
 		}
 	}
 	c.mu.Unlock()
-	if c.observe != nil {
-		for topic, parts := range todo {
-			for p, off := range parts {
-				c.observe(topic, p, off, took)
-			}
+	for topic, parts := range todo {
+		for p, off := range parts {
+			c.obs.Committed(topic, p, off, took)
 		}
 	}
 	return nil

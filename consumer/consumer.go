@@ -57,13 +57,42 @@ type Publisher interface {
 	Publish(ctx context.Context, b sink.Batch) error
 }
 
-// Observer is told about batches and commits; it must be safe for concurrent
-// use and must not block.
+// Observer is told what the consumer does, for metrics, health and reports.
+// Implementations must be safe for concurrent use and must not block. Embed
+// NopObserver to implement only some methods.
 type Observer interface {
+	// Assigned reports the partitions this member owns in a new
+	// generation; Revoked that the generation ended.
+	Assigned(generation int32, partitions int)
+	Revoked(generation int32)
+	// Fetched reports a message read and how many messages follow it in the
+	// partition (the consumer lag at fetch time).
+	Fetched(topic string, partition int, lag int64)
+	// BatchStarted and BatchDone bracket one batch in flight.
+	BatchStarted(topic string, partition int)
 	BatchDone(BatchReport)
+	// BatchRetry reports a batch kept for another attempt: stage "upsert"
+	// (no outcome yet) or "publish" (outbound events not acknowledged).
+	BatchRetry(topic string, partition int, stage string, err error)
+	// BatchAbandoned reports a batch given up uncommitted (generation ended
+	// or drain timeout); it will be redelivered.
+	BatchAbandoned(topic string, partition int)
 	Committed(topic string, partition int, next int64, took time.Duration)
-	BatchRetry(topic string, partition int, err error)
+	CommitFailed(err error)
 }
+
+// NopObserver ignores everything; embed it to implement part of Observer.
+type NopObserver struct{}
+
+func (NopObserver) Assigned(int32, int)                         {}
+func (NopObserver) Revoked(int32)                               {}
+func (NopObserver) Fetched(string, int, int64)                  {}
+func (NopObserver) BatchStarted(string, int)                    {}
+func (NopObserver) BatchDone(BatchReport)                       {}
+func (NopObserver) BatchRetry(string, int, string, error)       {}
+func (NopObserver) BatchAbandoned(string, int)                  {}
+func (NopObserver) Committed(string, int, int64, time.Duration) {}
+func (NopObserver) CommitFailed(error)                          {}
 
 // Config configures a Consumer.
 type Config struct {
@@ -169,6 +198,9 @@ func New(cfg Config, pub Publisher) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
 	return &Consumer{cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight), log: cfg.Logger}, nil
 }
 
@@ -239,6 +271,12 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 	sort.Strings(parts)
 	c.log.Info("joined generation", "group", gen.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
 
+	n := 0
+	for _, as := range gen.Assignments {
+		n += len(as)
+	}
+	c.cfg.Observer.Assigned(gen.ID, n)
+	defer c.cfg.Observer.Revoked(gen.ID)
 	drained := make(chan struct{})
 	gen.Start(func(genCtx context.Context) {
 		// Fetching stops when either the generation or Run ends.
@@ -261,11 +299,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 			}
 		})
 
-		var observe func(string, int, int64, time.Duration)
-		if c.cfg.Observer != nil {
-			observe = c.cfg.Observer.Committed
-		}
-		com := newCommitter(gen, c.cfg.CommitInterval, c.cfg.Clock, c.log, observe)
+		com := newCommitter(gen, c.cfg.CommitInterval, c.cfg.Clock, c.log, c.cfg.Observer)
 		comCtx, stopCom := context.WithCancel(context.Background())
 		var comWG sync.WaitGroup
 		comWG.Go(func() { com.run(comCtx) })

@@ -21,6 +21,7 @@ type BatchReport struct {
 	Attempts                int
 	Latency                 time.Duration // upsert time, retries included
 	Items                   int           // records sent to the target
+	Bytes                   int           // request body bytes of the items
 }
 
 // outcomes turns a batch and the target's result into the outbound events
@@ -31,6 +32,7 @@ func outcomes(b *batch, res upsert.Result, t Target, workerID string, latency ti
 		Topic: b.topic, Partition: b.partition, FirstOffset: b.first(), LastOffset: b.last(),
 		Target: t.Name(), Schema: t.Schema(), Records: len(b.entries), Attempts: res.Attempts,
 		Latency: latency, Items: len(b.items), DeadLetters: map[string]int{},
+		Bytes: t.Limits().BodySize(len(b.items), b.itemBytes),
 	}
 	var out sink.Batch
 	for _, e := range b.entries {

@@ -179,6 +179,9 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 				w.log.Debug("offset gap (compaction or transaction markers)", "expected", expected, "got", m.Offset)
 			}
 			expected = m.Offset + 1
+			if m.HighWaterMark > 0 {
+				w.c.cfg.Observer.Fetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
+			}
 			if !add(m) {
 				carry = &m
 			}
@@ -204,7 +207,11 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 // send upserts a batch, publishes its events and reports the offset to
 // commit. It retries transient failures after BatchPause until ctx ends.
 func (w *partitionWorker) send(ctx context.Context, b *batch, done chan<- sent) {
+	w.c.cfg.Observer.BatchStarted(w.topic, w.partition)
 	next, err := w.sendBatch(ctx, b)
+	if err != nil {
+		w.c.cfg.Observer.BatchAbandoned(w.topic, w.partition)
+	}
 	done <- sent{next: next, err: err}
 }
 
@@ -238,9 +245,7 @@ func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error
 			}
 			w.log.Log(ctx, lvl, "batch has no outcome yet; retrying it, nothing past it is committed",
 				"first_offset", b.first(), "last_offset", b.last(), "records", len(b.items), "pause", cfg.BatchPause, "err", err)
-			if cfg.Observer != nil {
-				cfg.Observer.BatchRetry(w.topic, w.partition, err)
-			}
+			cfg.Observer.BatchRetry(w.topic, w.partition, "upsert", err)
 			if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
 				return 0, err
 			}
@@ -261,16 +266,12 @@ func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error
 		// committed until it works.
 		w.log.Error("outbound events not acknowledged; retrying them, nothing past the batch is committed",
 			"first_offset", b.first(), "last_offset", b.last(), "pause", cfg.BatchPause, "err", err)
-		if cfg.Observer != nil {
-			cfg.Observer.BatchRetry(w.topic, w.partition, err)
-		}
+		cfg.Observer.BatchRetry(w.topic, w.partition, "publish", err)
 		if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
 			return 0, err
 		}
 	}
-	if cfg.Observer != nil {
-		cfg.Observer.BatchDone(rep)
-	}
+	cfg.Observer.BatchDone(rep)
 	w.log.Debug("batch done", "first_offset", b.first(), "last_offset", b.last(), "records", rep.Records,
 		"created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "dead_letters", len(events.DeadLetters), "latency", latency)
 	return b.last() + 1, nil

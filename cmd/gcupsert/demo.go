@@ -24,6 +24,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the generated stream")
 	fs.DurationVar(&o.Timeout, "timeout", 3*time.Minute, "give up after this long")
 	level := fs.String("log-level", "warn", "log level of the worker: debug, info, warn, error")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "serve /metrics, /healthz and /readyz here while the demo runs (empty: off)")
+	fs.DurationVar(&o.Hold, "hold", 0, "keep the worker and its endpoints up this long after the topic is drained")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +35,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	fmt.Fprintf(stdout, "gcupsert demo: embedded broker + Genesys emulator, %d events on %d partitions, about %.0f%% invalid\n\n",
 		o.Events, o.Partitions, o.InvalidRatio*100)
+	if o.MetricsAddr != "" {
+		o.Started = func() {
+			fmt.Fprintf(stdout, "worker running; metrics at http://%s/metrics (also /healthz, /readyz)\n\n", o.MetricsAddr)
+		}
+	}
 	s, err := demo.Run(ctx, o)
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func TestEmulatorFlagsAreChecked(t *testing.T) {
 
 func TestDemoCommandSmallRun(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"demo", "--events", "300", "--seed", "5"}, &out, &errb)
+	code := run([]string{"demo", "--events", "300", "--seed", "5", "--metrics-addr", ""}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
 	}

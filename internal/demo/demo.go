@@ -38,6 +38,14 @@ type Options struct {
 	FaultRatio float64
 	Timeout    time.Duration // default 3m
 	Logger     *slog.Logger
+	// MetricsAddr serves the worker's /metrics, /healthz and /readyz while
+	// the demo runs; "" serves nothing.
+	MetricsAddr string
+	// Hold keeps the worker and its endpoints up this long after the topic
+	// is drained, so they can be looked at.
+	Hold time.Duration
+	// Started, when set, is called once the worker runs.
+	Started func()
 }
 
 // Summary is what a demo run measured.
@@ -205,6 +213,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	cfg.Retry.InitialInterval = config.Duration(50 * time.Millisecond)
 	cfg.Retry.MaxInterval = config.Duration(time.Second)
 	cfg.Retry.BatchPause = config.Duration(500 * time.Millisecond)
+	cfg.Metrics.Address = opts.MetricsAddr
 	cfg.Topics = config.Topics{Audit: AuditTopic, Sync: SyncTopic, DeadLetter: DeadLetterTopic}
 	cfg.Routes = []config.Route{{
 		Topic: InputTopic, Target: "customobjects", Schema: SchemaName, SchemaFile: schemaFile,
@@ -230,7 +239,16 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		wg.Wait()
 		return Summary{}, err
 	}
+	if opts.Started != nil {
+		opts.Started()
+	}
 	committed, waitErr := inspect.WaitCommitted(ctx, brokers, cfg.Kafka.GroupID, InputTopic, end)
+	if waitErr == nil && opts.Hold > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(opts.Hold):
+		}
+	}
 	stop()
 	wg.Wait()
 	if runErr != nil {
@@ -302,6 +320,7 @@ func header(m kafka.Message, k string) string {
 
 // tally is the demo's consumer.Observer.
 type tally struct {
+	consumer.NopObserver
 	mu        sync.Mutex
 	s         Summary
 	latencies []time.Duration
@@ -327,9 +346,7 @@ func (t *tally) BatchDone(r consumer.BatchReport) {
 	}
 }
 
-func (t *tally) Committed(string, int, int64, time.Duration) {}
-
-func (t *tally) BatchRetry(string, int, error) {
+func (t *tally) BatchRetry(string, int, string, error) {
 	t.mu.Lock()
 	t.s.BatchRetries++
 	t.mu.Unlock()

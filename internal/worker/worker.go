@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/time/rate"
@@ -17,6 +20,7 @@ import (
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/metrics"
 	"github.com/gcupsert/gcupsert/sink"
 	"github.com/gcupsert/gcupsert/upsert"
 )
@@ -34,6 +38,8 @@ type Worker struct {
 	consumer *consumer.Consumer
 	pub      *sink.Publisher
 	log      *slog.Logger
+	metrics  *metrics.Metrics
+	addr     string // metrics and health listen address, "" for none
 }
 
 // New builds the pipeline. Errors name the configuration key at fault.
@@ -44,6 +50,12 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real
 	}
+	m := metrics.New(opts.Clock, cfg.Metrics.WedgeTimeout.D())
+	var base http.RoundTripper
+	if opts.HTTPClient != nil {
+		base = opts.HTTPClient.Transport
+	}
+	httpClient := &http.Client{Transport: m.Transport(base)}
 	var limiter *rate.Limiter
 	if rps := cfg.Genesys.RequestsPerSecond; rps > 0 {
 		burst := int(rps)
@@ -70,7 +82,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		Clock:      opts.Clock,
 		Logger:     opts.Logger,
 		Limiter:    limiter,
-		HTTPClient: opts.HTTPClient,
+		HTTPClient: httpClient,
 		UserAgent:  "gcupsert",
 	})
 	if err != nil {
@@ -84,6 +96,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		}
 		routes[r.Topic] = t
 	}
+	m.SchemasLoaded()
 	pub, err := sink.New(sink.Config{
 		Brokers:                cfg.Kafka.Brokers,
 		AuditTopic:             cfg.Topics.Audit,
@@ -122,13 +135,13 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		WorkerID:          cfg.WorkerID,
 		Clock:             opts.Clock,
 		Logger:            opts.Logger,
-		Observer:          opts.Observer,
+		Observer:          consumer.MultiObserver(m, opts.Observer),
 	}, pub)
 	if err != nil {
 		_ = pub.Close()
 		return nil, err
 	}
-	return &Worker{consumer: c, pub: pub, log: opts.Logger}, nil
+	return &Worker{consumer: c, pub: pub, log: opts.Logger, metrics: m, addr: cfg.Metrics.Address}, nil
 }
 
 func newTarget(client *upsert.Client, cfg config.Config, r config.Route) (consumer.Target, error) {
@@ -159,10 +172,32 @@ func newTarget(client *upsert.Client, cfg config.Config, r config.Route) (consum
 	return nil, fmt.Errorf("target: %q is not a known target", r.Target)
 }
 
-// Run processes events until ctx is cancelled, then drains and closes the
-// publisher.
+// Metrics returns the worker's metrics and health state.
+func (w *Worker) Metrics() *metrics.Metrics { return w.metrics }
+
+// Run serves the metrics and health endpoints (when an address is set) and
+// processes events until ctx is cancelled, then drains, closes the
+// publisher and stops serving.
 func (w *Worker) Run(ctx context.Context) error {
+	var srv *http.Server
+	var served sync.WaitGroup
+	if w.addr != "" {
+		ln, err := net.Listen("tcp", w.addr)
+		if err != nil {
+			_ = w.pub.Close()
+			return fmt.Errorf("metrics.address: %w", err)
+		}
+		w.log.Info("metrics and health endpoints", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
+		srv = &http.Server{Handler: w.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		served.Go(func() { _ = srv.Serve(ln) })
+	}
 	err := w.consumer.Run(ctx)
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+		served.Wait()
+	}
 	if cerr := w.pub.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -1,0 +1,380 @@
+// Package metrics exposes the worker's Prometheus metrics and its health
+// endpoints. A Metrics value is a consumer.Observer (batches, commits, lag,
+// assignments) and wraps the Genesys HTTP transport (responses by status,
+// retryable failures, the rate budget from the inin-ratelimit-* headers,
+// token requests). Handler serves /metrics, /healthz and /readyz.
+//
+// /healthz answers 200 while the process is not wedged: no batch has been
+// in flight longer than the wedge timeout without any retry or progress.
+// /readyz answers 200 once the member has joined the group, a token was
+// obtained and the targets' schemas are loaded, and only while the last API
+// call did not find the API unreachable (network error, 502, 503, 504).
+// All methods are safe for concurrent use.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gcupsert/gcupsert/consumer"
+	"github.com/gcupsert/gcupsert/internal/clock"
+)
+
+// Metrics collects the worker's metrics and health.
+type Metrics struct {
+	consumer.NopObserver
+	reg   *prometheus.Registry
+	clock clock.Clock
+	wedge time.Duration
+
+	events        *prometheus.CounterVec
+	deadLetters   *prometheus.CounterVec
+	batches       *prometheus.CounterVec
+	batchRecords  *prometheus.HistogramVec
+	batchBytes    *prometheus.HistogramVec
+	upsertSeconds *prometheus.HistogramVec
+	batchRetries  *prometheus.CounterVec
+	abandoned     prometheus.Counter
+	inFlight      prometheus.Gauge
+	lag           *prometheus.GaugeVec
+	committed     *prometheus.GaugeVec
+	commitSeconds prometheus.Histogram
+	commitErrors  prometheus.Counter
+	publishFails  prometheus.Counter
+	assigned      prometheus.Gauge
+	responses     *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	budgetAllowed prometheus.Gauge
+	budgetLeft    prometheus.Gauge
+	budgetReset   prometheus.Gauge
+	tokens        *prometheus.CounterVec
+
+	lagMu    sync.Mutex
+	lagCache map[string]prometheus.Gauge
+
+	joined      atomic.Bool
+	tokenOK     atomic.Bool
+	schemasOK   atomic.Bool
+	unreachable atomic.Bool
+	lastErr     atomic.Value // string
+
+	flightMu sync.Mutex
+	flights  map[string]time.Time // topic/partition -> last activity of its in-flight batch
+}
+
+// New registers every metric on a new registry, with the Go and process
+// collectors. wedge is the /healthz timeout (default 10m).
+func New(c clock.Clock, wedge time.Duration) *Metrics {
+	if c == nil {
+		c = clock.Real
+	}
+	if wedge <= 0 {
+		wedge = 10 * time.Minute
+	}
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg, clock: c, wedge: wedge, lagCache: map[string]prometheus.Gauge{}, flights: map[string]time.Time{}}
+	m.lastErr.Store("")
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_events_total",
+		Help: "Input events by outcome: created, updated, deleted, collapsed (superseded inside a batch), dead_lettered."}, []string{"target", "outcome"})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_dead_letters_total",
+		Help: "Dead-lettered events by error class and code."}, []string{"target", "class", "code"})
+	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_batches_total",
+		Help: "Batches done, by target and audit status."}, []string{"target", "status"})
+	m.batchRecords = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gcupsert_batch_records",
+		Help: "Records sent per batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000}}, []string{"target"})
+	m.batchBytes = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gcupsert_batch_size_bytes",
+		Help: "Request body bytes per batch.", Buckets: prometheus.ExponentialBuckets(256, 4, 9)}, []string{"target"})
+	m.upsertSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gcupsert_upsert_duration_seconds",
+		Help: "Time to upsert a batch, retries included, by target and result.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"target", "result"})
+	m.batchRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_batch_retries_total",
+		Help: "Batches kept for another attempt, by stage (upsert: no outcome yet; publish: events not acknowledged)."}, []string{"stage"})
+	m.abandoned = prometheus.NewCounter(prometheus.CounterOpts{Name: "gcupsert_batches_abandoned_total",
+		Help: "Batches given up uncommitted (rebalance or drain timeout); they are redelivered."})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_batches_in_flight", Help: "Batches being upserted or published."})
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gcupsert_consumer_lag",
+		Help: "Messages after the last fetched one, per partition."}, []string{"topic", "partition"})
+	m.committed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gcupsert_committed_offset",
+		Help: "Last committed offset (next to read), per partition."}, []string{"topic", "partition"})
+	m.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gcupsert_offset_commit_duration_seconds",
+		Help: "Offset commit latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	m.commitErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "gcupsert_offset_commit_failures_total", Help: "Failed offset commits (retried)."})
+	m.publishFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "gcupsert_publish_failures_total",
+		Help: "Outbound publishes (audit, sync, dead letters) not acknowledged; retried."})
+	m.assigned = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_assigned_partitions", Help: "Partitions this member owns."})
+	m.responses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_http_responses_total",
+		Help: "Genesys API and login responses by kind (api, token) and status code."}, []string{"kind", "code"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_http_retryable_failures_total",
+		Help: "Genesys requests that failed in a retryable way, by reason (429, 5xx, network)."}, []string{"reason"})
+	m.budgetAllowed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_rate_limit_allowed", Help: "Requests allowed per rate window (inin-ratelimit-allowed)."})
+	m.budgetLeft = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_rate_limit_remaining", Help: "Requests left in the current rate window (allowed - count)."})
+	m.budgetReset = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_rate_limit_reset_seconds", Help: "Seconds until the rate window resets (inin-ratelimit-reset)."})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_token_requests_total",
+		Help: "OAuth token requests by result (ok, refused, failed)."}, []string{"result"})
+	for _, c := range []prometheus.Collector{m.events, m.deadLetters, m.batches, m.batchRecords, m.batchBytes, m.upsertSeconds,
+		m.batchRetries, m.abandoned, m.inFlight, m.lag, m.committed, m.commitSeconds, m.commitErrors, m.publishFails,
+		m.assigned, m.responses, m.retries, m.budgetAllowed, m.budgetLeft, m.budgetReset, m.tokens} {
+		f(c)
+	}
+	return m
+}
+
+// Registry returns the registry, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SchemasLoaded marks the targets' schemas as loaded.
+func (m *Metrics) SchemasLoaded() { m.schemasOK.Store(true) }
+
+// Assigned implements consumer.Observer.
+func (m *Metrics) Assigned(_ int32, partitions int) {
+	m.joined.Store(true)
+	m.assigned.Set(float64(partitions))
+}
+
+// Revoked implements consumer.Observer.
+func (m *Metrics) Revoked(int32) { m.assigned.Set(0) }
+
+// Fetched implements consumer.Observer.
+func (m *Metrics) Fetched(topic string, partition int, lag int64) {
+	k := topic + "\x00" + strconv.Itoa(partition)
+	m.lagMu.Lock()
+	g, ok := m.lagCache[k]
+	if !ok {
+		g = m.lag.WithLabelValues(topic, strconv.Itoa(partition))
+		m.lagCache[k] = g
+	}
+	m.lagMu.Unlock()
+	g.Set(float64(lag))
+}
+
+func flightKey(topic string, partition int) string { return topic + "/" + strconv.Itoa(partition) }
+
+func (m *Metrics) touch(topic string, partition int, start, end bool) {
+	m.flightMu.Lock()
+	defer m.flightMu.Unlock()
+	k := flightKey(topic, partition)
+	switch {
+	case end:
+		delete(m.flights, k)
+	case start:
+		m.flights[k] = m.clock.Now()
+	default:
+		if _, ok := m.flights[k]; ok {
+			m.flights[k] = m.clock.Now()
+		}
+	}
+}
+
+// BatchStarted implements consumer.Observer.
+func (m *Metrics) BatchStarted(topic string, partition int) {
+	m.inFlight.Inc()
+	m.touch(topic, partition, true, false)
+}
+
+// BatchDone implements consumer.Observer.
+func (m *Metrics) BatchDone(r consumer.BatchReport) {
+	m.inFlight.Dec()
+	m.touch(r.Topic, r.Partition, false, true)
+	dead := 0
+	for reason, n := range r.DeadLetters {
+		class, code, _ := strings.Cut(reason, "/")
+		m.deadLetters.WithLabelValues(r.Target, class, code).Add(float64(n))
+		dead += n
+	}
+	for outcome, n := range map[string]int{"created": r.Created, "updated": r.Updated, "deleted": r.Deleted, "collapsed": r.Collapsed, "dead_lettered": dead} {
+		if n > 0 {
+			m.events.WithLabelValues(r.Target, outcome).Add(float64(n))
+		}
+	}
+	status := "success"
+	switch {
+	case dead > 0 && r.Created+r.Updated+r.Deleted == 0:
+		status = "failed"
+	case dead > 0:
+		status = "partial"
+	}
+	m.batches.WithLabelValues(r.Target, status).Inc()
+	if r.Items > 0 {
+		m.batchRecords.WithLabelValues(r.Target).Observe(float64(r.Items))
+		m.batchBytes.WithLabelValues(r.Target).Observe(float64(r.Bytes))
+		m.upsertSeconds.WithLabelValues(r.Target, status).Observe(r.Latency.Seconds())
+	}
+}
+
+// BatchRetry implements consumer.Observer.
+func (m *Metrics) BatchRetry(topic string, partition int, stage string, _ error) {
+	m.batchRetries.WithLabelValues(stage).Inc()
+	if stage == "publish" {
+		m.publishFails.Inc()
+	}
+	m.touch(topic, partition, false, false)
+}
+
+// BatchAbandoned implements consumer.Observer.
+func (m *Metrics) BatchAbandoned(topic string, partition int) {
+	m.inFlight.Dec()
+	m.abandoned.Inc()
+	m.touch(topic, partition, false, true)
+}
+
+// Committed implements consumer.Observer.
+func (m *Metrics) Committed(topic string, partition int, next int64, took time.Duration) {
+	m.committed.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(next))
+	m.commitSeconds.Observe(took.Seconds())
+}
+
+// CommitFailed implements consumer.Observer.
+func (m *Metrics) CommitFailed(error) { m.commitErrors.Inc() }
+
+// Transport wraps base (nil: http.DefaultTransport) so that every Genesys
+// response is counted and read for the rate budget.
+func (m *Metrics) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, m: m}
+}
+
+type transport struct {
+	base http.RoundTripper
+	m    *Metrics
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	token := strings.HasSuffix(req.URL.Path, "/oauth/token")
+	m := t.m
+	if err != nil {
+		if req.Context().Err() == nil {
+			m.retries.WithLabelValues("network").Inc()
+			m.unreachableNow(fmt.Sprintf("%s %s: %v", req.Method, req.URL.Host, unwrapNet(err)))
+		}
+		if token {
+			m.tokens.WithLabelValues("failed").Inc()
+		}
+		return resp, err
+	}
+	kind := "api"
+	if token {
+		kind = "token"
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			m.tokens.WithLabelValues("ok").Inc()
+			m.tokenOK.Store(true)
+		case resp.StatusCode == 400 || resp.StatusCode == 401 || resp.StatusCode == 403:
+			m.tokens.WithLabelValues("refused").Inc()
+			m.tokenOK.Store(false)
+		default:
+			m.tokens.WithLabelValues("failed").Inc()
+		}
+	}
+	m.responses.WithLabelValues(kind, strconv.Itoa(resp.StatusCode)).Inc()
+	switch sc := resp.StatusCode; {
+	case sc == http.StatusTooManyRequests:
+		m.retries.WithLabelValues("429").Inc()
+		m.unreachable.Store(false)
+	case sc == 502 || sc == 503 || sc == 504:
+		m.retries.WithLabelValues("5xx").Inc()
+		m.unreachableNow(fmt.Sprintf("%s %s: HTTP %d", req.Method, req.URL.Path, sc))
+	case sc >= 500 && sc != 501:
+		m.retries.WithLabelValues("5xx").Inc()
+		m.unreachable.Store(false)
+	default:
+		m.unreachable.Store(false)
+	}
+	if a, err := strconv.Atoi(resp.Header.Get("inin-ratelimit-allowed")); err == nil {
+		m.budgetAllowed.Set(float64(a))
+		if c, err := strconv.Atoi(resp.Header.Get("inin-ratelimit-count")); err == nil {
+			m.budgetLeft.Set(float64(a - c))
+		}
+	}
+	if r, err := strconv.ParseFloat(resp.Header.Get("inin-ratelimit-reset"), 64); err == nil {
+		m.budgetReset.Set(r)
+	}
+	return resp, nil
+}
+
+func (m *Metrics) unreachableNow(why string) {
+	m.unreachable.Store(true)
+	m.lastErr.Store(why)
+}
+
+func unwrapNet(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op
+	}
+	return err
+}
+
+// Healthy reports whether no batch is wedged, with the reason if one is.
+func (m *Metrics) Healthy() (bool, string) {
+	m.flightMu.Lock()
+	defer m.flightMu.Unlock()
+	now := m.clock.Now()
+	for k, at := range m.flights {
+		if d := now.Sub(at); d > m.wedge {
+			return false, fmt.Sprintf("batch of %s in flight for %s without progress", k, d.Round(time.Second))
+		}
+	}
+	return true, "ok"
+}
+
+// Ready reports whether the worker can do its job, with the reasons if not.
+func (m *Metrics) Ready() (bool, []string) {
+	var why []string
+	if !m.joined.Load() {
+		why = append(why, "not joined the consumer group yet")
+	}
+	if !m.tokenOK.Load() {
+		why = append(why, "no access token obtained")
+	}
+	if !m.schemasOK.Load() {
+		why = append(why, "target schemas not loaded")
+	}
+	if m.unreachable.Load() {
+		why = append(why, "Genesys API unreachable: "+m.lastErr.Load().(string))
+	}
+	return len(why) == 0, why
+}
+
+// Handler serves /metrics, /healthz and /readyz.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := m.Healthy()
+		writeHealth(w, ok, []string{why})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := m.Ready()
+		if ok {
+			why = []string{"ok"}
+		}
+		writeHealth(w, ok, why)
+	})
+	return mux
+}
+
+func writeHealth(w http.ResponseWriter, ok bool, lines []string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
