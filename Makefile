@@ -22,5 +22,13 @@ test:
 demo:
 	$(GO) run ./cmd/gcupsert demo
 
+# gcupsert processes against a real Apache Kafka broker (started from Maven
+# Central jars: Java 17 and Maven; kcat for one scenario), fault scenarios and
+# the integration suite; prints a table of the scenarios. GCUPSERT_TEST_BROKERS
+# names a running broker to use instead.
+e2e:
+	scripts/kafka/kafka.sh install
+	$(GO) test -tags e2e -count=1 -p 1 -timeout 30m -v ./test/e2e/
+
 clean:
 	rm -rf bin

@@ -182,8 +182,8 @@ const (
 	schemaName = "customerAccounts"
 )
 
-// startEmulator runs the emulator with the rate limit off, configured
-// through its environment variables.
+// startEmulator runs the emulator with the rate limit off and accountNumber
+// unique, configured through its environment variables.
 func startEmulator(t *testing.T, schemaFile string) *emulatorProc {
 	t.Helper()
 	addr := freeAddr(t)
@@ -191,6 +191,7 @@ func startEmulator(t *testing.T, schemaFile string) *emulatorProc {
 		"GCUPSERT_EMULATOR_ADDR=" + addr,
 		"GCUPSERT_EMULATOR_CLIENTS=" + clientID + ":" + secret,
 		"GCUPSERT_EMULATOR_SCHEMAS=" + schemaName + "=" + schemaFile,
+		"GCUPSERT_EMULATOR_UNIQUE=" + schemaName + "=accountNumber",
 	}, "emulator", "--rate-limit", "-1", "--log-level", "warn")
 	e := &emulatorProc{proc: p, url: "http://" + addr}
 	deadline := time.Now().Add(20 * time.Second)

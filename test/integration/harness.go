@@ -43,6 +43,7 @@ func newEnv(t *testing.T, c Cluster) *env {
 	emu, err := emulator.New(emulator.Config{
 		Clients:          map[string]string{clientID: secret},
 		Schemas:          map[string][]byte{demo.SchemaName: []byte(demo.Schema)},
+		UniqueFields:     map[string][]string{demo.SchemaName: {"accountNumber"}},
 		DisableRateLimit: true,
 		Seed:             7,
 	})

@@ -40,21 +40,6 @@ func validEvents(n int, prefix string) demo.Dataset {
 	return ds
 }
 
-// withoutDuplicateUIDs drops the generator's duplicate-unique-value events:
-// the worker checks unique fields only within a batch, so across batches
-// their outcome depends on the API, not on the pipeline under test.
-func withoutDuplicateUIDs(ds demo.Dataset) demo.Dataset {
-	evs := ds.Events[:0:0]
-	for _, ev := range ds.Events {
-		if ev.Invalid != demo.DuplicateUID {
-			evs = append(evs, ev)
-		}
-	}
-	ds.Events = evs
-	delete(ds.InvalidByKind, demo.DuplicateUID)
-	return ds
-}
-
 // The worker must not commit while the API fails, and must commit
 // everything once it recovers.
 func testNoCommitBeforeBatchSucceeds(t *testing.T, c Cluster) {
@@ -90,7 +75,7 @@ func testRestartResumesFromCommittedOffsets(t *testing.T, c Cluster) {
 	if err := e.emu.SetLatency(15 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	ds := withoutDuplicateUIDs(demo.Generate(3000, partitions, 0.02, 11))
+	ds := demo.Generate(3000, partitions, 0.02, 11)
 	e.produce(ds.Events)
 	cfg := e.config(group)
 	cfg.Batch.MaxRecords = 20
@@ -132,7 +117,7 @@ func testSecondMemberJoinsMidStream(t *testing.T, c Cluster) {
 	if err := e.emu.SetLatency(10 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	ds := withoutDuplicateUIDs(demo.Generate(4000, partitions, 0.02, 23))
+	ds := demo.Generate(4000, partitions, 0.02, 23)
 	e.produce(ds.Events)
 	cfg := e.config(group)
 	cfg.Batch.MaxRecords = 20
