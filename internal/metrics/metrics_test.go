@@ -1,0 +1,145 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/gcupsert/gcupsert/consumer"
+	"github.com/gcupsert/gcupsert/internal/clock"
+)
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+	return w.Code, w.Body.String()
+}
+
+func TestBatchReportsBecomeSeries(t *testing.T) {
+	m := New(nil, 0)
+	m.BatchStarted("t", 0)
+	if v := testutil.ToFloat64(m.inFlight); v != 1 {
+		t.Fatalf("in flight %v", v)
+	}
+	m.BatchDone(consumer.BatchReport{Topic: "t", Target: "customobjects", Created: 3, Updated: 2, Collapsed: 1,
+		DeadLetters: map[string]int{"decode/invalid.json": 2}, Items: 5, Bytes: 900, Latency: 40 * time.Millisecond})
+	if v := testutil.ToFloat64(m.events.WithLabelValues("customobjects", "created")); v != 3 {
+		t.Errorf("created %v", v)
+	}
+	if v := testutil.ToFloat64(m.deadLetters.WithLabelValues("customobjects", "decode", "invalid.json")); v != 2 {
+		t.Errorf("dead letters %v", v)
+	}
+	if v := testutil.ToFloat64(m.batches.WithLabelValues("customobjects", "partial")); v != 1 {
+		t.Errorf("partial batches %v", v)
+	}
+	if v := testutil.ToFloat64(m.inFlight); v != 0 {
+		t.Errorf("in flight %v", v)
+	}
+	m.Fetched("t", 2, 41)
+	m.Committed("t", 2, 100, time.Millisecond)
+	m.BatchRetry("t", 2, "publish", errors.New("x"))
+	_, body := get(t, m.Handler(), "/metrics")
+	for _, want := range []string{
+		`gcupsert_consumer_lag{partition="2",topic="t"} 41`,
+		`gcupsert_committed_offset{partition="2",topic="t"} 100`,
+		`gcupsert_publish_failures_total 1`,
+		`gcupsert_batch_retries_total{stage="publish"} 1`,
+		`gcupsert_upsert_duration_seconds_count{result="partial",target="customobjects"} 1`,
+		`gcupsert_batch_size_bytes_sum{target="customobjects"} 900`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestTransportCountsResponsesBudgetAndReadiness(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("inin-ratelimit-allowed", "300")
+		w.Header().Set("inin-ratelimit-count", "120")
+		w.Header().Set("inin-ratelimit-reset", "17")
+		w.WriteHeader(status)
+	}))
+	defer srv.Close()
+	m := New(nil, 0)
+	c := &http.Client{Transport: m.Transport(nil)}
+	do := func(path string) {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if ok, why := m.Ready(); ok || len(why) != 3 {
+		t.Fatalf("ready before anything happened: %v", why)
+	}
+	do("/oauth/token")
+	m.Assigned(1, 3)
+	m.SchemasLoaded()
+	if ok, why := m.Ready(); !ok {
+		t.Fatalf("not ready: %v", why)
+	}
+	if code, _ := get(t, m.Handler(), "/readyz"); code != 200 {
+		t.Fatalf("readyz %d", code)
+	}
+	status = http.StatusServiceUnavailable
+	do("/api/v2/x")
+	if code, body := get(t, m.Handler(), "/readyz"); code != 503 || !strings.Contains(body, "unreachable") {
+		t.Fatalf("readyz while the API answers 503: %d %q", code, body)
+	}
+	status = http.StatusOK
+	do("/api/v2/x")
+	if ok, why := m.Ready(); !ok {
+		t.Fatalf("not ready after the API recovered: %v", why)
+	}
+	if v := testutil.ToFloat64(m.budgetLeft); v != 180 {
+		t.Errorf("budget left %v", v)
+	}
+	if v := testutil.ToFloat64(m.responses.WithLabelValues("api", "503")); v != 1 {
+		t.Errorf("503 responses %v", v)
+	}
+	if v := testutil.ToFloat64(m.retries.WithLabelValues("5xx")); v != 1 {
+		t.Errorf("5xx retries %v", v)
+	}
+	if v := testutil.ToFloat64(m.tokens.WithLabelValues("ok")); v != 1 {
+		t.Errorf("tokens %v", v)
+	}
+	// An unreachable host.
+	srv.Close()
+	if _, err := c.Get(srv.URL + "/api/v2/x"); err == nil {
+		t.Fatal("request to a closed server succeeded")
+	}
+	if ok, _ := m.Ready(); ok {
+		t.Fatal("ready while the API is unreachable")
+	}
+}
+
+func TestHealthFailsWhenABatchMakesNoProgress(t *testing.T) {
+	clk := clock.NewFake(time.Unix(0, 0))
+	m := New(clk, time.Minute)
+	m.BatchStarted("t", 0)
+	clk.Advance(50 * time.Second)
+	m.BatchRetry("t", 0, "upsert", errors.New("503"))
+	clk.Advance(50 * time.Second)
+	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
+		t.Fatalf("unhealthy although the batch retried 50s ago")
+	}
+	clk.Advance(11 * time.Second)
+	if code, body := get(t, m.Handler(), "/healthz"); code != 503 || !strings.Contains(body, "t/0") {
+		t.Fatalf("healthz %d %q, want 503 naming the partition", code, body)
+	}
+	m.BatchAbandoned("t", 0)
+	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
+		t.Fatal("still unhealthy after the batch ended")
+	}
+}
