@@ -46,6 +46,10 @@ type Options struct {
 	Hold time.Duration
 	// Started, when set, is called once the worker runs.
 	Started func()
+	// Inspect, when set, is called after the run with the embedded broker's
+	// addresses, before the broker is closed, so that tests can read the
+	// outbound topics.
+	Inspect func(ctx context.Context, brokers []string) error
 }
 
 // Summary is what a demo run measured.
@@ -306,6 +310,11 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		s.APIRequests += n
 	}
 	s.Elapsed = time.Since(began)
+	if opts.Inspect != nil {
+		if err := opts.Inspect(ctx, brokers); err != nil {
+			return s, err
+		}
+	}
 	return s, nil
 }
 
