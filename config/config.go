@@ -133,6 +133,19 @@ type Route struct {
 	ConflictResolution string   `yaml:"conflict_resolution"`
 	UniqueFields       []string `yaml:"unique_fields"`
 	ReferenceFields    []string `yaml:"reference_fields"`
+	// Format of the input events: plain (the gcupsert envelope) or
+	// debezium (with or without the schema/payload wrapper).
+	Format  string  `yaml:"format"`
+	Mapping Mapping `yaml:"mapping"`
+}
+
+// Mapping reshapes input fields before validation.
+type Mapping struct {
+	// Key names the field that holds the record key; empty: the Kafka key.
+	Key       string            `yaml:"key"`
+	Rename    map[string]string `yaml:"rename"`
+	Drop      []string          `yaml:"drop"`
+	Constants map[string]any    `yaml:"constants"`
 }
 
 // Metrics sets the metrics and health endpoints.

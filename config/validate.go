@@ -158,6 +158,11 @@ func (c *Config) Validate() error {
 		default:
 			bad(key+".conflict_resolution", "%q is not upsert, updateOnly or createOnly", rt.ConflictResolution)
 		}
+		switch rt.Format {
+		case "", "plain", "debezium":
+		default:
+			bad(key+".format", "%q is not plain or debezium", rt.Format)
+		}
 		for j, f := range rt.UniqueFields {
 			if f == "" {
 				bad(fmt.Sprintf("%s.unique_fields[%d]", key, j), "must not be empty")

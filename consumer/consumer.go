@@ -101,6 +101,9 @@ type Config struct {
 	ClientID string
 	// Routes maps each input topic to its target.
 	Routes map[string]Target
+	// Decoders maps input topics to their decoders; a topic without one
+	// reads the plain envelope (Decode).
+	Decoders map[string]Decoder
 	// StartOffset applies to partitions with no committed offset:
 	// kafka.FirstOffset (default) or kafka.LastOffset.
 	StartOffset       int64
@@ -202,6 +205,13 @@ func New(cfg Config, pub Publisher) (*Consumer, error) {
 		cfg.Observer = NopObserver{}
 	}
 	return &Consumer{cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight), log: cfg.Logger}, nil
+}
+
+func (c *Consumer) decoder(topic string) Decoder {
+	if d, ok := c.cfg.Decoders[topic]; ok && d != nil {
+		return d
+	}
+	return plainDecoder{}
 }
 
 func (c *Consumer) topics() []string {
@@ -307,7 +317,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 		var workers sync.WaitGroup
 		for topic, as := range gen.Assignments {
 			for _, a := range as {
-				w := &partitionWorker{c: c, topic: topic, partition: a.ID, start: a.Offset, target: c.cfg.Routes[topic], commit: com.mark}
+				w := &partitionWorker{c: c, topic: topic, partition: a.ID, start: a.Offset, target: c.cfg.Routes[topic], decoder: c.decoder(topic), commit: com.mark}
 				workers.Go(func() { w.run(fetchCtx, workCtx) })
 			}
 		}

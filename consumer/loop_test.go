@@ -113,7 +113,7 @@ func newLoop(t *testing.T, cfg Config, target *fakeTarget, pub *fakePub) *loopHa
 		t.Fatal(err)
 	}
 	h := &loopHarness{t: t, clk: clk, target: target, pub: pub, msgs: make(chan kafka.Message), done: make(chan struct{})}
-	w := &partitionWorker{c: c, topic: "t", partition: 0, target: target, log: slog.New(slog.DiscardHandler),
+	w := &partitionWorker{c: c, topic: "t", partition: 0, target: target, decoder: c.decoder("t"), log: slog.New(slog.DiscardHandler),
 		commit: func(_ string, _ int, next int64) {
 			h.mu.Lock()
 			h.commits = append(h.commits, next)

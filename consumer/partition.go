@@ -19,6 +19,7 @@ type partitionWorker struct {
 	partition int
 	start     int64
 	target    Target
+	decoder   Decoder
 	commit    func(topic string, partition int, next int64)
 	log       *slog.Logger
 }
@@ -119,7 +120,7 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 	defer stopLinger()
 	// add places m into cur and reports whether it fit.
 	add := func(m kafka.Message) bool {
-		rec, derr := Decode(m.Key, m.Value)
+		rec, derr := w.decoder.Decode(m.Key, m.Value)
 		var it upsert.Item
 		if derr == nil {
 			it, derr = w.target.Prepare(rec)

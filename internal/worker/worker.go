@@ -89,7 +89,15 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("genesys: %w", err)
 	}
 	routes := make(map[string]consumer.Target, len(cfg.Routes))
+	decoders := make(map[string]consumer.Decoder, len(cfg.Routes))
 	for i, r := range cfg.Routes {
+		d, err := consumer.NewDecoder(r.Format, consumer.Mapping{
+			Key: r.Mapping.Key, Rename: r.Mapping.Rename, Drop: r.Mapping.Drop, Constants: r.Mapping.Constants,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+		}
+		decoders[r.Topic] = d
 		t, err := newTarget(client, cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
@@ -119,6 +127,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		GroupID:           cfg.Kafka.GroupID,
 		ClientID:          cfg.Kafka.ClientID,
 		Routes:            routes,
+		Decoders:          decoders,
 		StartOffset:       start,
 		SessionTimeout:    cfg.Kafka.SessionTimeout.D(),
 		RebalanceTimeout:  cfg.Kafka.RebalanceTimeout.D(),
