@@ -18,6 +18,10 @@ const (
 	adminRecords = "GET /emulator/records/{schema}"
 	adminSchemas = "PUT /emulator/schemas/{schema}"
 	adminReset   = "POST /emulator/reset"
+
+	adminVariants  = "/emulator/datatables/variants"
+	adminTables    = "POST /emulator/datatables"
+	adminTableRows = "GET /emulator/datatables/{table}/rows"
 )
 
 // maxAdminBody bounds admin request bodies.
@@ -63,6 +67,31 @@ func (s *Server) registerAdmin(mux *http.ServeMux) {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET "+adminVariants, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Variants())
+	})
+	mux.HandleFunc("PUT "+adminVariants, s.adminPutVariants)
+	mux.HandleFunc(adminTables, func(w http.ResponseWriter, r *http.Request) {
+		if err := s.LoadFixtures(http.MaxBytesReader(w, r.Body, maxFixturesBytes)); err != nil {
+			writeError(w, badRequest(err.Error()))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc(adminTableRows, func(w http.ResponseWriter, r *http.Request) {
+		ref := r.PathValue("table")
+		rows := s.Rows(ref)
+		if rows == nil {
+			if id, ok := s.TableID(ref); ok {
+				rows = s.Rows(id)
+			}
+		}
+		if rows == nil {
+			writeError(w, tableNotFound(ref))
+			return
+		}
+		writeJSON(w, http.StatusOK, rows)
 	})
 	mux.HandleFunc(adminReset, func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
@@ -209,4 +238,46 @@ func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
 	f := s.Faults()
 	s.log.Info("emulator faults set", "faults", fmt.Sprintf("%+v", f))
 	writeJSON(w, http.StatusOK, toFaultsJSON(f))
+}
+
+// variantsPatch is the body of PUT /emulator/datatables/variants: fields
+// present are set, others keep their value.
+type variantsPatch struct {
+	PostExisting *string `json:"postExisting"`
+	PutMissing   *string `json:"putMissing"`
+	DeleteStatus *int    `json:"deleteStatus"`
+}
+
+func (s *Server) adminPutVariants(w http.ResponseWriter, r *http.Request) {
+	body, tooLarge, err := readBody(r, maxAdminBody)
+	switch {
+	case tooLarge:
+		writeError(w, statusError(http.StatusRequestEntityTooLarge))
+		return
+	case err != nil:
+		writeError(w, badRequest("The request body could not be read."))
+		return
+	}
+	var p variantsPatch
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		writeError(w, badRequest("Invalid variants document: "+err.Error()))
+		return
+	}
+	v := s.Variants()
+	if p.PostExisting != nil {
+		v.PostExisting = *p.PostExisting
+	}
+	if p.PutMissing != nil {
+		v.PutMissing = *p.PutMissing
+	}
+	if p.DeleteStatus != nil {
+		v.DeleteStatus = *p.DeleteStatus
+	}
+	if err := s.SetVariants(v); err != nil {
+		writeError(w, badRequest(err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Variants())
 }

@@ -9,6 +9,7 @@ import (
 	randv2 "math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gcupsert/gcupsert/internal/clock"
@@ -20,20 +21,31 @@ const (
 	DefaultRateLimitPerMinute = 300
 	DefaultMaxRecords         = 100
 	DefaultMaxBodyBytes       = 2 << 20
+	DefaultRateWindow         = 60 * time.Second
+	DefaultMaxRowsPerTable    = 5000
+	DefaultMaxFields          = 50
+	DefaultMaxKeyLength       = 256
+	DefaultMaxTables          = 200
+	DefaultImportProcessing   = 2 * time.Second
 )
 
 // Config configures a Server. Zero fields take the defaults above.
 type Config struct {
-	// Clients maps OAuth client ids to secrets; at least one is required.
-	// Ids must not contain ':'.
+	// Clients maps OAuth client ids to secrets; at least one is required,
+	// here or in Fixtures. Ids must not contain ':'.
 	Clients map[string]string
 	// TokenLifetime is the lifetime of issued tokens (expires_in).
 	TokenLifetime time.Duration
 	// RateLimitPerMinute is the number of API requests a token may make per
-	// 60 s window. Negative turns the limit off, as does DisableRateLimit;
+	// rate window. Negative turns the limit off, as does DisableRateLimit;
 	// the rate-limit headers are sent either way.
 	RateLimitPerMinute int
 	DisableRateLimit   bool
+	// RateWindow is the length of a token's rate window (default 60 s). A
+	// shorter window runs the rate clock faster: the limit per window stays
+	// RateLimitPerMinute, and inin-ratelimit-reset and Retry-After count the
+	// real seconds left in the shortened window (rounded up, at least 1).
+	RateWindow time.Duration
 	// MaxRecords is the most records one batch request may carry.
 	MaxRecords int
 	// MaxBodyBytes is the largest batch request body accepted.
@@ -47,7 +59,24 @@ type Config struct {
 	// across the schema's records (each field on its own). A record that
 	// takes a value another id holds is refused with 409 unique.violation.
 	UniqueFields map[string][]string
-	// Clock is used for token expiry, rate windows and injected latency.
+	// Fixtures seeds data tables (with schemas and rows) and OAuth clients
+	// from a JSON or YAML document; see LoadFixtures.
+	Fixtures []byte
+	// MaxRowsPerTable, MaxFields (properties of a table schema, key
+	// included), MaxKeyLength (characters of a row key) and MaxTables are
+	// the data-table limits.
+	MaxRowsPerTable int
+	MaxFields       int
+	MaxKeyLength    int
+	MaxTables       int
+	// ImportProcessingTime is how long, on the Clock, an import job stays
+	// Processing after its CSV is uploaded (default 2 s; negative: none).
+	ImportProcessingTime time.Duration
+	// Variants choose the data-table behaviours the documentation leaves
+	// open; the zero value takes the defaults.
+	Variants Variants
+	// Clock is used for token expiry, rate windows, import jobs and
+	// injected latency.
 	Clock clock.Clock
 	// Logger receives request and fault logs; nil discards them.
 	Logger *slog.Logger
@@ -61,10 +90,12 @@ var ErrInvalidConfig = errors.New("emulator: invalid config")
 
 // Server is the emulator. Create it with New.
 type Server struct {
+	clientsMu     sync.RWMutex
 	clients       map[string]string
 	tokenLifetime time.Duration
 	rateLimit     int // the advertised limit
 	rateLimitOn   bool
+	rateWindow    time.Duration
 	maxRecords    int
 	maxBodyBytes  int
 	clock         clock.Clock
@@ -74,6 +105,7 @@ type Server struct {
 	faults   *faults
 	counters *counters
 	objects  *customObjects
+	tables   *dataTables
 
 	api     *http.ServeMux // routes under /api/v2/
 	admin   *http.ServeMux // routes under /emulator/
@@ -82,29 +114,47 @@ type Server struct {
 
 // New checks cfg, fills its defaults and returns a Server.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.Clients) == 0 {
-		return nil, fmt.Errorf("%w: at least one OAuth client is required", ErrInvalidConfig)
+	var fx *fixtures
+	if len(cfg.Fixtures) > 0 {
+		var err error
+		if fx, err = parseFixtures(cfg.Fixtures); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
 	}
 	clients := make(map[string]string, len(cfg.Clients))
 	for id, secret := range cfg.Clients {
-		if id == "" || strings.Contains(id, ":") {
-			return nil, fmt.Errorf("%w: client id %q must be non-empty and free of ':'", ErrInvalidConfig, id)
-		}
-		if secret == "" {
-			return nil, fmt.Errorf("%w: client %q has an empty secret", ErrInvalidConfig, id)
+		if err := checkClient(id, secret); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		clients[id] = secret
+	}
+	if len(clients) == 0 && (fx == nil || len(fx.Clients) == 0) {
+		return nil, fmt.Errorf("%w: at least one OAuth client is required", ErrInvalidConfig)
+	}
+	if cfg.RateWindow < 0 {
+		return nil, fmt.Errorf("%w: negative RateWindow", ErrInvalidConfig)
+	}
+	if cfg.RateWindow == 0 {
+		cfg.RateWindow = DefaultRateWindow
+	}
+	lim, err := newTableLimits(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := cfg.Variants.fill(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	s := &Server{
 		clients:       clients,
 		tokenLifetime: cfg.TokenLifetime,
 		rateLimit:     cfg.RateLimitPerMinute,
 		rateLimitOn:   !cfg.DisableRateLimit && cfg.RateLimitPerMinute >= 0,
+		rateWindow:    cfg.RateWindow,
 		maxRecords:    cfg.MaxRecords,
 		maxBodyBytes:  cfg.MaxBodyBytes,
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
-		tokens:        newTokens(),
+		tokens:        newTokens(cfg.RateWindow),
 		counters:      newCounters(),
 		objects:       newCustomObjects(),
 	}
@@ -135,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.tables = newDataTables(lim, cfg.Variants, s.clock)
 	seed := uint64(cfg.Seed)
 	if seed == 0 {
 		var b [8]byte
@@ -154,6 +205,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
+	if fx != nil {
+		if err := s.loadFixtures(fx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	s.routes()
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
@@ -164,6 +220,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	s.api = http.NewServeMux()
 	s.registerCustomObjects(s.api)
+	s.registerDataTables(s.api)
 	s.api.HandleFunc("/api/v2/", s.unmatched)
 
 	s.admin = http.NewServeMux()
@@ -174,10 +231,15 @@ func (s *Server) routes() {
 // Handler returns the HTTP handler serving token, API and admin requests.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Reset drops every record (schemas stay), turns every fault off, clears
-// Stats and every token's rate window. Issued tokens stay valid.
+// Reset drops every record (schemas stay), puts the data tables back to
+// their seeded state (tables from Fixtures, LoadFixtures and CreateTable
+// with their seeded rows; tables created through the API are dropped, and
+// so is every import job), restores the configured Variants, turns every
+// fault off, clears Stats and every token's rate window. Issued tokens stay
+// valid.
 func (s *Server) Reset() {
 	s.objects.reset()
+	s.tables.reset()
 	s.ClearFaults()
 	s.counters.reset()
 	s.tokens.resetWindows()
@@ -229,6 +291,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleToken(rec, r)
 	case strings.HasPrefix(path, "/api/v2/"):
 		kind = s.serveAPI(rec, r)
+	case strings.HasPrefix(path, uploadPrefix):
+		kind = KindDataTableUpload
+		s.handleUpload(rec, r)
 	default:
 		kind = KindOther
 		writeError(rec, statusError(http.StatusNotFound))
@@ -267,17 +332,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) string {
 	}
 	switch s.tokens.check(tok, now) {
 	case tokenMissing:
-		s.rateHeaders(w, window{reset: int(rateWindow / time.Second)})
+		s.rateHeaders(w, window{reset: ceilSeconds(s.rateWindow)})
 		writeError(w, statusError(http.StatusUnauthorized))
 		return kind
 	case tokenUnknown, tokenRevoked:
-		s.rateHeaders(w, window{reset: int(rateWindow / time.Second)})
+		s.rateHeaders(w, window{reset: ceilSeconds(s.rateWindow)})
 		eb := statusError(http.StatusUnauthorized)
 		eb.Message = "Invalid login credentials."
 		writeError(w, eb)
 		return kind
 	case tokenExpired:
-		s.rateHeaders(w, window{reset: int(rateWindow / time.Second)})
+		s.rateHeaders(w, window{reset: ceilSeconds(s.rateWindow)})
 		eb := statusError(http.StatusUnauthorized)
 		eb.Code, eb.Message = CodeCredentialsExpired, "The supplied credentials are expired and cannot be used."
 		writeError(w, eb)
@@ -347,4 +412,23 @@ func writeUnmatched(w http.ResponseWriter, r *http.Request, mux *http.ServeMux, 
 		return
 	}
 	writeError(w, statusError(http.StatusNotFound))
+}
+
+// checkClient checks one OAuth client of the configuration or fixtures.
+func checkClient(id, secret string) error {
+	if id == "" || strings.Contains(id, ":") {
+		return fmt.Errorf("client id %q must be non-empty and free of ':'", id)
+	}
+	if secret == "" {
+		return fmt.Errorf("client %q has an empty secret", id)
+	}
+	return nil
+}
+
+// client returns the secret of OAuth client id.
+func (s *Server) client(id string) (string, bool) {
+	s.clientsMu.RLock()
+	defer s.clientsMu.RUnlock()
+	secret, ok := s.clients[id]
+	return secret, ok
 }

@@ -9,9 +9,6 @@ import (
 	"time"
 )
 
-// rateWindow is the fixed rate-limit window of one token.
-const rateWindow = 60 * time.Second
-
 // tokenState is what a bearer check found.
 type tokenState int
 
@@ -34,12 +31,15 @@ type tokenInfo struct {
 // concurrent use.
 type tokens struct {
 	mu        sync.Mutex
+	window    time.Duration // the rate-limit window of one token
 	byToken   map[string]*tokenInfo
 	issued    int
 	maxWindow int
 }
 
-func newTokens() *tokens { return &tokens{byToken: map[string]*tokenInfo{}} }
+func newTokens(window time.Duration) *tokens {
+	return &tokens{window: window, byToken: map[string]*tokenInfo{}}
+}
 
 // sweepAt is the token count above which expired and revoked tokens are
 // dropped when a new one is issued.
@@ -91,14 +91,14 @@ func (t *tokens) take(tok string, now time.Time) window {
 	defer t.mu.Unlock()
 	ti, ok := t.byToken[tok]
 	if !ok {
-		return window{reset: int(rateWindow / time.Second)}
+		return window{reset: ceilSeconds(t.window)}
 	}
-	if ti.windowCount == 0 || !now.Before(ti.windowStart.Add(rateWindow)) {
+	if ti.windowCount == 0 || !now.Before(ti.windowStart.Add(t.window)) {
 		ti.windowStart, ti.windowCount = now, 0
 	}
 	ti.windowCount++
 	t.maxWindow = max(t.maxWindow, ti.windowCount)
-	return window{count: ti.windowCount, reset: ceilSeconds(ti.windowStart.Add(rateWindow).Sub(now))}
+	return window{count: ti.windowCount, reset: ceilSeconds(ti.windowStart.Add(t.window).Sub(now))}
 }
 
 // peek returns tok's window without counting a request.
@@ -106,10 +106,10 @@ func (t *tokens) peek(tok string, now time.Time) window {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ti, ok := t.byToken[tok]
-	if !ok || ti.windowCount == 0 || !now.Before(ti.windowStart.Add(rateWindow)) {
-		return window{reset: int(rateWindow / time.Second)}
+	if !ok || ti.windowCount == 0 || !now.Before(ti.windowStart.Add(t.window)) {
+		return window{reset: ceilSeconds(t.window)}
 	}
-	return window{count: ti.windowCount, reset: ceilSeconds(ti.windowStart.Add(rateWindow).Sub(now))}
+	return window{count: ti.windowCount, reset: ceilSeconds(ti.windowStart.Add(t.window).Sub(now))}
 }
 
 func (t *tokens) revokeAll() {
@@ -189,7 +189,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			"client authentication must use the HTTP Basic authorization header")
 		return
 	}
-	want, known := s.clients[id]
+	want, known := s.client(id)
 	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return

@@ -10,6 +10,22 @@ const (
 	KindToken               = "POST /oauth/token"
 	KindCustomObjectsUpsert = "POST /api/v2/customobjects/{schemaName}/records"
 	KindCustomObjectsDelete = "DELETE /api/v2/customobjects/{schemaName}/records/{id}"
+	KindDataTablesList        = "GET /api/v2/flows/datatables"
+	KindDataTableCreate       = "POST /api/v2/flows/datatables"
+	KindDataTableGet          = "GET /api/v2/flows/datatables/{datatableId}"
+	KindDataTableUpdate       = "PUT /api/v2/flows/datatables/{datatableId}"
+	KindDataTableDelete       = "DELETE /api/v2/flows/datatables/{datatableId}"
+	KindDataTableRows         = "GET /api/v2/flows/datatables/{datatableId}/rows"
+	KindDataTableRowCreate    = "POST /api/v2/flows/datatables/{datatableId}/rows"
+	KindDataTableRowGet       = "GET /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindDataTableRowUpdate    = "PUT /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindDataTableRowDelete    = "DELETE /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindDataTableImportCSV    = "POST /api/v2/flows/datatables/{datatableId}/import/csv/jobs"
+	KindDataTableImportCreate = "POST /api/v2/flows/datatables/{datatableId}/import/jobs"
+	KindDataTableImportJobs   = "GET /api/v2/flows/datatables/{datatableId}/import/jobs"
+	KindDataTableImportJob    = "GET /api/v2/flows/datatables/{datatableId}/import/jobs/{importJobId}"
+	// KindDataTableUpload counts CSV uploads to an import job's uploadURI.
+	KindDataTableUpload = "PUT /uploads/datatables/{jobId}"
 	// KindOther counts requests that matched no route.
 	KindOther = "other"
 )
