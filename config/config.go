@@ -73,6 +73,32 @@ type Kafka struct {
 	CommitInterval    Duration `yaml:"commit_interval"`
 	// CreateTopics lets the outbound writers create missing topics (demo, development).
 	CreateTopics bool `yaml:"create_topics"`
+	TLS          TLS  `yaml:"tls"`
+	SASL         SASL `yaml:"sasl"`
+}
+
+// TLS secures the Kafka connections (consumer and outbound writers).
+type TLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of the CAs to trust; empty: the system's.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate and key (PEM), for
+	// brokers that require client authentication.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the broker's certificate.
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL authenticates to Kafka.
+type SASL struct {
+	// Mechanism is empty (none), plain, scram-sha-256 or scram-sha-512.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// Password comes from GCUPSERT_KAFKA_SASL_PASSWORD or PasswordFile.
+	Password     Secret `yaml:"-"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Genesys is the API connection.
@@ -280,7 +306,10 @@ func applyEnv(cfg *Config, env map[string]string) error {
 
 // EnvNames lists every environment variable Load reads, with its YAML key.
 func EnvNames() map[string]string {
-	out := map[string]string{"GCUPSERT_GENESYS_CLIENT_SECRET": "genesys.client_secret (environment only)"}
+	out := map[string]string{
+		"GCUPSERT_GENESYS_CLIENT_SECRET": "genesys.client_secret (environment only)",
+		"GCUPSERT_KAFKA_SASL_PASSWORD":   "kafka.sasl.password (environment only)",
+	}
 	cfg := Default()
 	_ = walk(reflect.ValueOf(&cfg).Elem(), "GCUPSERT", "", func(_ reflect.Value, name, key string) error {
 		out[name] = key
@@ -364,19 +393,31 @@ func setFromString(v reflect.Value, s string) error {
 }
 
 func (c *Config) loadSecret(env map[string]string) error {
-	if s, ok := env["GCUPSERT_GENESYS_CLIENT_SECRET"]; ok && s != "" {
-		c.Genesys.ClientSecret = Secret(s)
-		return nil
+	var err error
+	c.Genesys.ClientSecret, err = secret(env, "GCUPSERT_GENESYS_CLIENT_SECRET", "genesys.client_secret_file", c.Genesys.ClientSecretFile)
+	if err != nil {
+		return err
 	}
-	if c.Genesys.ClientSecretFile != "" {
-		raw, err := os.ReadFile(c.Genesys.ClientSecretFile)
-		if err != nil {
-			return fmt.Errorf("config: genesys.client_secret_file: cannot read it: %v", errors.Unwrap(err))
-		}
-		c.Genesys.ClientSecret = Secret(strings.TrimSpace(string(raw)))
-		if c.Genesys.ClientSecret == "" {
-			return fmt.Errorf("config: genesys.client_secret_file: the file is empty")
-		}
+	c.Kafka.SASL.Password, err = secret(env, "GCUPSERT_KAFKA_SASL_PASSWORD", "kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
+	return err
+}
+
+// secret reads a secret from the environment variable name, else from the
+// file named by the key fileKey.
+func secret(env map[string]string, name, fileKey, file string) (Secret, error) {
+	if s, ok := env[name]; ok && s != "" {
+		return Secret(s), nil
 	}
-	return nil
+	if file == "" {
+		return "", nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("config: %s: cannot read it: %v", fileKey, errors.Unwrap(err))
+	}
+	s := Secret(strings.TrimSpace(string(raw)))
+	if s == "" {
+		return "", fmt.Errorf("config: %s: the file is empty", fileKey)
+	}
+	return s, nil
 }

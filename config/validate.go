@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -50,6 +51,34 @@ func (c *Config) Validate() error {
 	}
 	if k.CommitInterval.D() < 0 {
 		bad("kafka.commit_interval", "must not be negative")
+	}
+	if t := k.TLS; !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		bad("kafka.tls.enabled", "is false, but other kafka.tls keys are set")
+	}
+	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+		bad("kafka.tls.cert_file", "and kafka.tls.key_file go together")
+	}
+	for _, kv := range [][2]string{{"kafka.tls.ca_file", k.TLS.CAFile}, {"kafka.tls.cert_file", k.TLS.CertFile}, {"kafka.tls.key_file", k.TLS.KeyFile}} {
+		if kv[1] != "" {
+			if _, err := os.Stat(kv[1]); err != nil {
+				bad(kv[0], "cannot read %q: %v", kv[1], errors.Unwrap(err))
+			}
+		}
+	}
+	switch k.SASL.Mechanism {
+	case "":
+		if k.SASL.Username != "" {
+			bad("kafka.sasl.mechanism", "is empty, but kafka.sasl.username is set")
+		}
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if k.SASL.Username == "" {
+			bad("kafka.sasl.username", "must be set with kafka.sasl.mechanism %s", k.SASL.Mechanism)
+		}
+		if k.SASL.Password == "" {
+			bad("kafka.sasl.password", "missing: set GCUPSERT_KAFKA_SASL_PASSWORD or kafka.sasl.password_file")
+		}
+	default:
+		bad("kafka.sasl.mechanism", "%q is not plain, scram-sha-256 or scram-sha-512", k.SASL.Mechanism)
 	}
 
 	g := c.Genesys

@@ -20,6 +20,7 @@ import (
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/kafkaconn"
 	"github.com/gcupsert/gcupsert/internal/metrics"
 	"github.com/gcupsert/gcupsert/sink"
 	"github.com/gcupsert/gcupsert/upsert"
@@ -105,7 +106,13 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		routes[r.Topic] = t
 	}
 	m.SchemasLoaded()
+	sec, err := kafkaconn.New(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
 	pub, err := sink.New(sink.Config{
+		TLS:                    sec.TLS,
+		SASL:                   sec.SASL,
 		Brokers:                cfg.Kafka.Brokers,
 		AuditTopic:             cfg.Topics.Audit,
 		SyncTopic:              cfg.Topics.Sync,
@@ -128,6 +135,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		ClientID:          cfg.Kafka.ClientID,
 		Routes:            routes,
 		Decoders:          decoders,
+		Dialer:            sec.Dialer(cfg.Kafka.ClientID),
 		StartOffset:       start,
 		SessionTimeout:    cfg.Kafka.SessionTimeout.D(),
 		RebalanceTimeout:  cfg.Kafka.RebalanceTimeout.D(),
