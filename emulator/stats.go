@@ -7,9 +7,9 @@ import (
 
 // Request kinds counted in Stats.ByKind. API kinds are the route patterns.
 const (
-	KindToken               = "POST /oauth/token"
-	KindCustomObjectsUpsert = "POST /api/v2/customobjects/{schemaName}/records"
-	KindCustomObjectsDelete = "DELETE /api/v2/customobjects/{schemaName}/records/{id}"
+	KindToken                 = "POST /oauth/token"
+	KindCustomObjectsUpsert   = "POST /api/v2/customobjects/{schemaName}/records"
+	KindCustomObjectsDelete   = "DELETE /api/v2/customobjects/{schemaName}/records/{id}"
 	KindDataTablesList        = "GET /api/v2/flows/datatables"
 	KindDataTableCreate       = "POST /api/v2/flows/datatables"
 	KindDataTableGet          = "GET /api/v2/flows/datatables/{datatableId}"
