@@ -33,6 +33,8 @@ Usage:
   gcupsert run --config FILE      run the worker (environment: GCUPSERT_*)
   gcupsert demo [flags]           run broker, emulator and worker in one process
   gcupsert emulator [flags]       serve the Genesys Cloud emulator
+  gcupsert produce --file F --topic T [--key-field K] [--validate]
+                                  load a CSV or JSONL file into a topic as change events
 
 Run "gcupsert COMMAND -h" for a command's flags.
 `
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(args[1:], stdout, stderr)
 	case "emulator":
 		err = cmdEmulator(args[1:], stderr)
+	case "produce":
+		err = cmdProduce(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
