@@ -462,4 +462,3 @@ func (p *progress) print(n int, final bool) {
 	}
 	fmt.Fprintf(p.w, "progress: %d records, %.0f%% of the file, %.0f records/s, ETA %s\n", n, frac*100, rate, eta)
 }
-
