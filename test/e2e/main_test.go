@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -186,6 +187,7 @@ func printTable(w io.Writer, total time.Duration) {
 	if len(suite.rows) == 0 {
 		return
 	}
+	sort.SliceStable(suite.rows, func(i, j int) bool { return suite.rows[i].Scenario < suite.rows[j].Scenario })
 	fmt.Fprintf(w, "\nEnd-to-end scenarios against Apache Kafka at %s (total %s)\n\n", strings.Join(suite.brokers, ","), total.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tproduced\tupserted\tdead-lettered\tcollapsed\tduplicates\trecovery\telapsed\t")

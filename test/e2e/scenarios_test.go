@@ -53,7 +53,7 @@ func TestKilledWorkerRestarts(t *testing.T) {
 	}
 	s.waitDone(3 * time.Minute)
 	s.stop(w)
-	s.finish(s.readOutbound(), strings.Join(recoveries, " "), "recovery: restart to the first new commit, per kill")
+	s.finish(s.readOutbound(), strings.Join(recoveries, " "), "recovery: each restart until every partition commits again")
 }
 
 // 3. SIGTERM mid-stream: the worker drains and exits in bounded time, and
@@ -100,7 +100,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	s.stop(b)
 	s.stop(c)
 	out := s.readOutbound()
-	s.finish(out, ms(rec), "recovery: member-a's exit to the next commit; batches by worker "+batchesByWorker(out))
+	s.finish(out, ms(rec), "recovery: member-a's exit until every partition commits again; batches by worker "+batchesByWorker(out))
 }
 
 // 5. The broker is stopped for 20 s mid-stream and started again on the
@@ -128,7 +128,7 @@ func TestBrokerRestart(t *testing.T) {
 	rec := s.waitAdvance(at, 2*time.Minute)
 	s.waitDone(3 * time.Minute)
 	s.stop(w)
-	s.finish(s.readOutbound(), ms(rec), "recovery: broker ready to the worker's next commit")
+	s.finish(s.readOutbound(), ms(rec), "recovery: broker ready until every partition commits again")
 }
 
 // 6. The API answers 503 for 30 s, then 429 for 10 s: nothing is committed
@@ -143,10 +143,15 @@ func TestAPIOutageAndRateLimitStorm(t *testing.T) {
 	s.emu.faults(t, map[string]any{"down": true})
 	downAt := time.Now()
 	before := s.emu.stats(t)
+	var during []map[int]int64
 	for _, at := range []time.Duration{3 * time.Second, 15 * time.Second, 29 * time.Second} {
 		time.Sleep(time.Until(downAt.Add(at)))
-		s.checkPrefix(s.committed())
+		c := s.committed()
+		s.checkPrefix(c)
+		during = append(during, c)
 	}
+	first, _ := progress(during[0], s.end())
+	last, _ := progress(during[len(during)-1], s.end())
 	time.Sleep(time.Until(downAt.Add(30 * time.Second)))
 	s.emu.faults(t, map[string]any{"down": false, "storm429": true, "retryAfter": "1s"})
 	stormAt := time.Now()
@@ -162,8 +167,9 @@ func TestAPIOutageAndRateLimitStorm(t *testing.T) {
 	s.waitDone(3 * time.Minute)
 	s.stop(w)
 	after := s.emu.stats(t)
-	s.finish(s.readOutbound(), ms(rec), fmt.Sprintf("API answered %d x 503 and %d x 429 during the faults; recovery: faults cleared to the next commit",
-		after.ByStatus[503]-before.ByStatus[503], after.ByStatus[429]-before.ByStatus[429]))
+	s.finish(s.readOutbound(), ms(rec), fmt.Sprintf("API answered %d x 503 and %d x 429; commits between 3 s and 29 s of the outage: %d events; "+
+		"no commit past an event without an outcome at 4 checks; recovery: faults cleared until every partition commits again",
+		after.ByStatus[503]-before.ByStatus[503], after.ByStatus[429]-before.ByStatus[429], last-first))
 }
 
 func batchesByWorker(out outbound) string {
