@@ -315,10 +315,10 @@ func TestRowValidationBody(t *testing.T) {
 	}
 
 	for body, field := range map[string]string{
-		`{"n":1}`:             "key",
-		`{"key":""}`:          "key",
-		`{"key":5}`:           "key",
-		`{"key":"k","n":1.5}`: "n",
+		`{"n":1}`:                 "key",
+		`{"key":""}`:              "key",
+		`{"key":5}`:               "key",
+		`{"key":"k","n":1.5}`:     "n",
 		`{"key":"k","price":"1"}`: "price",
 	} {
 		w := e.api(http.MethodPost, rowsPath(id), tok, body)

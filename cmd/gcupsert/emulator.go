@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,22 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	fs.Var(&clients, "client", "OAuth client as ID:SECRET (repeatable); default from GCUPSERT_EMULATOR_CLIENTS (comma-separated)")
 	fs.Var(&schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable); default from GCUPSERT_EMULATOR_SCHEMAS")
 	fs.Var(&unique, "unique", "unique field as SCHEMA=FIELD (repeatable); default from GCUPSERT_EMULATOR_UNIQUE")
-	rpm := fs.Int("rate-limit", 300, "API requests per minute per token; negative turns the limit off")
+	rpm := fs.Int("rate-limit", 300, "API requests per rate window per token; negative turns the limit off")
+	window := fs.Duration("rate-window", envDuration("GCUPSERT_EMULATOR_RATE_WINDOW", emulator.DefaultRateWindow),
+		"length of a token's rate window; shorter runs the rate clock faster (env GCUPSERT_EMULATOR_RATE_WINDOW)")
+	fixtures := fs.String("fixtures", os.Getenv("GCUPSERT_EMULATOR_FIXTURES"),
+		"JSON or YAML file seeding OAuth clients and data tables (env GCUPSERT_EMULATOR_FIXTURES)")
+	postExisting := fs.String("post-existing", envOr("GCUPSERT_EMULATOR_POST_EXISTING", "409"),
+		"status of a datatable row POST on an existing key: 409 or 400 (env GCUPSERT_EMULATOR_POST_EXISTING)")
+	putMissing := fs.String("put-missing", envOr("GCUPSERT_EMULATOR_PUT_MISSING", "404"),
+		"datatable row PUT on a missing key: 404 or create (env GCUPSERT_EMULATOR_PUT_MISSING)")
+	deleteStatus := fs.Int("delete-status", envInt("GCUPSERT_EMULATOR_DELETE_STATUS", 204),
+		"status of a successful datatable row DELETE: 204 or 200 (env GCUPSERT_EMULATOR_DELETE_STATUS)")
+	importTime := fs.Duration("import-time", envDuration("GCUPSERT_EMULATOR_IMPORT_TIME", emulator.DefaultImportProcessing),
+		"how long an uploaded import job stays Processing; negative: none (env GCUPSERT_EMULATOR_IMPORT_TIME)")
+	maxRows := fs.Int("max-rows", emulator.DefaultMaxRowsPerTable, "rows per datatable")
+	maxFields := fs.Int("max-fields", emulator.DefaultMaxFields, "fields per datatable schema, key included")
+	maxKey := fs.Int("max-key-length", emulator.DefaultMaxKeyLength, "characters in a datatable row key")
 	lifetime := fs.Duration("token-lifetime", 24*time.Hour, "lifetime of issued tokens")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -41,12 +58,35 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 		unique = splitList(os.Getenv("GCUPSERT_EMULATOR_UNIQUE"))
 	}
 	cfg := emulator.Config{
-		Clients:            map[string]string{},
-		Schemas:            map[string][]byte{},
-		UniqueFields:       map[string][]string{},
-		RateLimitPerMinute: *rpm,
-		TokenLifetime:      *lifetime,
-		Logger:             newLogger(stderr, *level, "auto"),
+		Clients:              map[string]string{},
+		Schemas:              map[string][]byte{},
+		UniqueFields:         map[string][]string{},
+		RateLimitPerMinute:   *rpm,
+		RateWindow:           *window,
+		TokenLifetime:        *lifetime,
+		MaxRowsPerTable:      *maxRows,
+		MaxFields:            *maxFields,
+		MaxKeyLength:         *maxKey,
+		ImportProcessingTime: *importTime,
+		Variants: emulator.Variants{
+			PostExisting: *postExisting,
+			PutMissing:   *putMissing,
+			DeleteStatus: *deleteStatus,
+		},
+		Logger: newLogger(stderr, *level, "auto"),
+	}
+	if *window <= 0 {
+		return usageError{fmt.Errorf("--rate-window %s: want a positive duration", *window)}
+	}
+	if *importTime == 0 {
+		cfg.ImportProcessingTime = -1 // zero means none here, not the default
+	}
+	if *fixtures != "" {
+		doc, err := os.ReadFile(*fixtures)
+		if err != nil {
+			return fmt.Errorf("--fixtures: %w", err)
+		}
+		cfg.Fixtures = doc
 	}
 	for _, c := range clients {
 		id, secret, ok := strings.Cut(c, ":")
@@ -55,8 +95,8 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 		}
 		cfg.Clients[id] = secret
 	}
-	if len(cfg.Clients) == 0 {
-		return usageError{fmt.Errorf("no OAuth client: give --client ID:SECRET or GCUPSERT_EMULATOR_CLIENTS")}
+	if len(cfg.Clients) == 0 && len(cfg.Fixtures) == 0 {
+		return usageError{fmt.Errorf("no OAuth client: give --client ID:SECRET, GCUPSERT_EMULATOR_CLIENTS or --fixtures")}
 	}
 	for _, s := range schemas {
 		name, file, ok := strings.Cut(s, "=")
@@ -77,6 +117,9 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 		cfg.UniqueFields[name] = append(cfg.UniqueFields[name], field)
 	}
 	srv, err := emulator.New(cfg)
+	if errors.Is(err, emulator.ErrInvalidVariant) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
@@ -87,12 +130,27 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	log := cfg.Logger
 	ctx, stop := signalContext(log)
 	defer stop()
-	log.Info("Genesys Cloud emulator listening", "addr", ln.Addr().String(), "clients", len(cfg.Clients), "schemas", len(cfg.Schemas))
+	log.Info("Genesys Cloud emulator listening", "addr", ln.Addr().String(), "clients", len(cfg.Clients),
+		"schemas", len(cfg.Schemas), "fixtures", *fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()))
 	return srv.Serve(ctx, ln)
 }
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(k string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(k)); err == nil {
 		return v
 	}
 	return def
