@@ -91,8 +91,12 @@ type ClientConfig struct {
 	// Clock is used for every wait and for token expiry. Default clock.Real.
 	Clock  clock.Clock
 	Logger *slog.Logger
-	// Limiter paces API requests (not token requests); nil means no pacing.
+	// Limiter caps the API request rate (not token requests) on top of the
+	// header-driven pacer; nil means no fixed cap.
 	Limiter *rate.Limiter
+	// Pacing configures the pacer that keeps API requests within the
+	// budget the inin-ratelimit-* headers report; on by default.
+	Pacing Pacing
 	// HTTPClient supplies the base transport; nil means a clone of
 	// http.DefaultTransport. Connections are kept alive.
 	HTTPClient *http.Client
@@ -151,7 +155,10 @@ type Client struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	limiter   *rate.Limiter
+	pacer     *pacer // nil when disabled
 	userAgent string
+	// raw sends requests outside the API (upload URIs): no token, no pacing.
+	raw *http.Client
 }
 
 // NewClient validates cfg, fills its defaults and returns a Client. No
@@ -199,6 +206,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if c.userAgent == "" {
 		c.userAgent = "gcupsert"
 	}
+	pacing, err := cfg.Pacing.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if !pacing.Disabled {
+		c.pacer = newPacer(c.clock, pacing, c.retry.MaxRetryAfter)
+	}
 	if c.limiter != nil && c.limiter.Limit() != rate.Inf && c.limiter.Burst() < 1 {
 		return nil, errors.New("upsert: rate limiter burst must be at least 1")
 	}
@@ -220,8 +234,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c.tokens = newTokenSource(cc, &http.Client{Transport: base}, c.clock)
 	c.http = &http.Client{Transport: &authTransport{base: countingTransport{base}, tokens: c.tokens}}
+	c.raw = &http.Client{Transport: countingTransport{base}}
 	if cfg.HTTPClient != nil {
 		c.http.CheckRedirect = cfg.HTTPClient.CheckRedirect
+		c.raw.CheckRedirect = cfg.HTTPClient.CheckRedirect
 	}
 	return c, nil
 }
@@ -254,12 +270,32 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // call is one logical API request.
 type call struct {
 	method string
-	path   string // escaped, starting with "/"
+	path   string // escaped, starting with "/"; an absolute URL when external
 	body   []byte // nil: no body
+	// external marks a request outside the API (an upload URI): sent
+	// without the bearer token and not paced.
+	external bool
+	// header holds extra request headers; contentType overrides the
+	// default application/json of a body.
+	header      map[string]string
+	contentType string
 	// onAttempt is called for every HTTP request sent for the call.
 	onAttempt func()
 	// onCorrelation receives the ININ-Correlation-Id of every response.
 	onCorrelation func(string)
+}
+
+// shown is the path as it may appear in errors and logs: an upload URI
+// loses its query, which may carry a signature.
+func (cl call) shown() string {
+	if !cl.external {
+		return cl.path
+	}
+	if u, err := url.Parse(cl.path); err == nil {
+		u.RawQuery, u.User, u.Fragment = "", nil, ""
+		return u.String()
+	}
+	return "(upload URI)"
 }
 
 type response struct {
@@ -302,7 +338,7 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 	}
 	notify := func(err error, wait time.Duration) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "genesys request failed, retrying",
-			slog.String("method", cl.method), slog.String("path", cl.path),
+			slog.String("method", cl.method), slog.String("path", cl.shown()),
 			slog.Duration("wait", wait), slog.String("error", err.Error()))
 	}
 	err := backoff.RetryNotifyWithTimer(op, backoff.WithContext(bo, ctx), notify, &backoffTimer{clock: c.clock})
@@ -314,22 +350,46 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 
 // once sends one HTTP request.
 func (c *Client) once(ctx context.Context, cl call) (*response, error) {
+	release := func(int, http.Header) {}
+	if c.pacer != nil && !cl.external {
+		var err error
+		if release, err = c.pacer.acquire(ctx); err != nil {
+			return nil, err
+		}
+	}
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
 	if cl.body != nil {
 		rd = bytes.NewReader(cl.body)
 	}
-	req, err := http.NewRequestWithContext(actx, cl.method, c.apiBase+cl.path, rd)
+	target, hc := c.apiBase+cl.path, c.http
+	if cl.external {
+		target, hc = cl.path, c.raw
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, target, rd)
 	if err != nil {
+		release(0, nil)
 		return nil, fmt.Errorf("upsert: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		ct := cl.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := c.http.Do(req)
+	for k, v := range cl.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := hc.Do(req)
+	if resp != nil {
+		release(resp.StatusCode, resp.Header)
+	} else {
+		release(0, nil)
+	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -342,7 +402,7 @@ func (c *Client) once(ctx context.Context, cl call) (*response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, &TransportError{Method: cl.method, Path: cl.path, Err: err}
+		return nil, &TransportError{Method: cl.method, Path: cl.shown(), Err: err}
 	}
 	defer resp.Body.Close()
 	if id := resp.Header.Get("ININ-Correlation-Id"); id != "" && cl.onCorrelation != nil {
@@ -357,7 +417,7 @@ func (c *Client) once(ctx context.Context, cl call) (*response, error) {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		return nil, &TransportError{Method: cl.method, Path: cl.path, Err: err}
+		return nil, &TransportError{Method: cl.method, Path: cl.shown(), Err: err}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
