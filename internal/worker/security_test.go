@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/gcupsert/gcupsert/config"
-	"github.com/gcupsert/gcupsert/emulator"
 	"github.com/gcupsert/gcupsert/internal/demo"
 	"github.com/gcupsert/gcupsert/internal/kafkaconn"
 	"github.com/gcupsert/gcupsert/internal/worker"
@@ -60,33 +58,8 @@ func newCA(t *testing.T) (*tls.Config, string) {
 // checks that produced records reach the emulator.
 func runSecured(t *testing.T, opts []kfake.Opt, secure func(*config.Kafka)) {
 	t.Helper()
-	opts = append(opts, kfake.Ports(0), kfake.SeedTopics(1, "in", "a", "s", "d"), kfake.GroupMinSessionTimeout(time.Second))
-	cluster, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	emu, err := emulator.New(emulator.Config{Clients: map[string]string{"id": "secret"},
-		Schemas: map[string][]byte{demo.SchemaName: []byte(demo.Schema)}, DisableRateLimit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(emu.Handler())
-	defer api.Close()
-	schema := filepath.Join(t.TempDir(), "s.json")
-	if err := os.WriteFile(schema, []byte(demo.Schema), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Kafka.Brokers = cluster.ListenAddrs()
-	cfg.Kafka.GroupID = "g"
-	cfg.Kafka.SessionTimeout = config.Duration(6 * time.Second)
-	cfg.Kafka.HeartbeatInterval = config.Duration(500 * time.Millisecond)
-	cfg.Kafka.MaxWait = config.Duration(100 * time.Millisecond)
-	cfg.Batch.Linger = config.Duration(10 * time.Millisecond)
-	cfg.Genesys.BaseURL, cfg.Genesys.ClientID, cfg.Genesys.ClientSecret = api.URL, "id", "secret"
-	cfg.Topics = config.Topics{Audit: "a", Sync: "s", DeadLetter: "d"}
-	cfg.Routes = []config.Route{{Topic: "in", Target: "customobjects", Schema: demo.SchemaName, SchemaFile: schema, ConflictResolution: "upsert"}}
+	st := newStack(t, 1, opts...)
+	emu, cfg := st.emu, st.cfg
 	secure(&cfg.Kafka)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -5,18 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/gcupsert/gcupsert/config"
-	"github.com/gcupsert/gcupsert/emulator"
 	"github.com/gcupsert/gcupsert/internal/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
 	"github.com/gcupsert/gcupsert/internal/worker"
@@ -25,40 +19,9 @@ import (
 // The worker's metrics move during a run, and readiness follows the API:
 // false while the emulator is down, true once it answers again.
 func TestMetricsAndReadinessDuringARun(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.Ports(0), kfake.SeedTopics(2, "in"),
-		kfake.SeedTopics(1, "a", "s", "d"), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	emu, err := emulator.New(emulator.Config{Clients: map[string]string{"id": "secret"},
-		Schemas: map[string][]byte{demo.SchemaName: []byte(demo.Schema)}, DisableRateLimit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(emu.Handler())
-	defer api.Close()
-	schema := filepath.Join(t.TempDir(), "s.json")
-	if err := os.WriteFile(schema, []byte(demo.Schema), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg := config.Default()
-	cfg.Kafka.Brokers = cluster.ListenAddrs()
-	cfg.Kafka.GroupID = "g"
-	cfg.Kafka.SessionTimeout = config.Duration(6 * time.Second)
-	cfg.Kafka.HeartbeatInterval = config.Duration(500 * time.Millisecond)
-	cfg.Kafka.CommitInterval = config.Duration(50 * time.Millisecond)
-	cfg.Kafka.MaxWait = config.Duration(100 * time.Millisecond)
-	cfg.Batch.Linger = config.Duration(10 * time.Millisecond)
-	cfg.Genesys.BaseURL, cfg.Genesys.ClientID, cfg.Genesys.ClientSecret = api.URL, "id", "secret"
-	cfg.Retry.InitialInterval = config.Duration(20 * time.Millisecond)
-	cfg.Retry.MaxInterval = config.Duration(100 * time.Millisecond)
-	cfg.Retry.MaxElapsed = config.Duration(300 * time.Millisecond)
-	cfg.Retry.BatchPause = config.Duration(100 * time.Millisecond)
-	cfg.Topics = config.Topics{Audit: "a", Sync: "s", DeadLetter: "d"}
+	st := newStack(t, 2)
+	emu, cfg := st.emu, st.cfg
 	cfg.Metrics.Address = "127.0.0.1:0"
-	cfg.Routes = []config.Route{{Topic: "in", Target: "customobjects", Schema: demo.SchemaName, SchemaFile: schema, ConflictResolution: "upsert"}}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
