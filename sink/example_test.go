@@ -38,8 +38,9 @@ func Example() {
 				Source: src(41)},
 		},
 		DeadLetters: []sink.DeadLetter{
-			{Key: []byte("acc-3"), Value: []byte(`{"op":"upsert"}`), Source: src(42),
-				Class: "validation", Code: "missing.field", Message: "key is required", Fields: []string{"key"}},
+			{Key: []byte("acc-3"), Value: []byte(`{"op":"upsert","data":{"name":""}}`), Source: src(42),
+				Class: "validation", Code: "schema.violation", Message: "name is too short",
+				Fields: []map[string]string{{"field": "/name", "code": "minLength", "message": "length must be >= 1, but got 0"}}},
 		},
 	}
 	// Returns nil only once all four events are acknowledged by every
