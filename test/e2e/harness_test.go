@@ -316,7 +316,9 @@ func (s *scenario) readOutbound() outbound {
 
 // tally is what the outbound topics say happened.
 type tally struct {
-	sync, dead map[string]int // event id -> events seen
+	sync, dead map[string]int      // event id -> events seen
+	syncBatch  map[string][]string // event id -> batch ids of its sync events
+	batchBy    map[string]string   // batch id -> worker id
 	covered    map[int]map[int64]bool
 	problems   []string
 }
@@ -352,11 +354,13 @@ func (s *scenario) parseEventID(id string) (int, int64, bool) {
 
 // tallyOutbound checks each outbound event against the input event it names.
 func (s *scenario) tallyOutbound(out outbound) *tally {
-	tl := &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[int]map[int64]bool{}}
+	tl := &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[int]map[int64]bool{},
+		syncBatch: map[string][]string{}, batchBy: map[string]string{}}
 	for _, m := range out.Sync {
 		var ev struct {
 			Version   int            `json:"version"`
 			EventID   string         `json:"eventId"`
+			BatchID   string         `json:"batchId"`
 			Key       string         `json:"key"`
 			Operation string         `json:"operation"`
 			Record    map[string]any `json:"record"`
@@ -385,6 +389,7 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 			tl.problem("sync event %s: record %v, want %v", ev.EventID, ev.Record, in.Data)
 		}
 		tl.sync[ev.EventID]++
+		tl.syncBatch[ev.EventID] = append(tl.syncBatch[ev.EventID], ev.BatchID)
 	}
 	for _, m := range out.Dead {
 		id := m.Headers["gcupsert.event.id"]
@@ -404,9 +409,11 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 	}
 	for _, m := range out.Audit {
 		var a struct {
-			Version int    `json:"version"`
-			Status  string `json:"status"`
-			Source  struct {
+			Version  int    `json:"version"`
+			BatchID  string `json:"batchId"`
+			WorkerID string `json:"workerId"`
+			Status   string `json:"status"`
+			Source   struct {
 				Topic       string `json:"topic"`
 				Partition   int    `json:"partition"`
 				FirstOffset int64  `json:"firstOffset"`
@@ -417,6 +424,7 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 			tl.problem("audit event %s: not a version 1 event of the input topic (%v)", m.Key, err)
 			continue
 		}
+		tl.batchBy[a.BatchID] = a.WorkerID
 		if tl.covered[a.Source.Partition] == nil {
 			tl.covered[a.Source.Partition] = map[int64]bool{}
 		}
@@ -508,6 +516,9 @@ func (s *scenario) finish(out outbound, recovery, note string) row {
 	r.Upserted, r.DeadLettered = len(tl.sync), len(tl.dead)
 	r.Duplicates = syncTotal - len(tl.sync)
 	r.Collapsed = r.Produced - r.Upserted - r.DeadLettered
+	if r.Duplicates > 0 {
+		r.Note += "; " + duplicateBatches(tl)
+	}
 	addRow(r)
 	if len(tl.problems) > 0 {
 		sort.Strings(tl.problems)
@@ -531,6 +542,22 @@ func (s *scenario) checkPrefix(committed map[int]int64) {
 	if len(tl.problems) > 0 {
 		s.t.Fatalf("committed %v past events without an outcome:\n  %s", committed, strings.Join(tl.problems, "\n  "))
 	}
+}
+
+// duplicateBatches describes which workers wrote the duplicated sync events.
+func duplicateBatches(tl *tally) string {
+	pairs := map[string]int{}
+	for _, batches := range tl.syncBatch {
+		if len(batches) < 2 {
+			continue
+		}
+		var ws []string
+		for _, b := range batches {
+			ws = append(ws, tl.batchBy[b])
+		}
+		pairs[strings.Join(ws, " then ")]++
+	}
+	return fmt.Sprintf("duplicated events by writing workers: %v", pairs)
 }
 
 func ms(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
