@@ -1,0 +1,170 @@
+package upsert
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gcupsert/gcupsert/internal/clock"
+)
+
+func TestPaceDecide(t *testing.T) {
+	now := testStart
+	ms := time.Millisecond
+	tests := []struct {
+		name  string
+		st    paceState
+		start bool
+		wait  time.Duration
+	}{
+		{"first request goes alone", paceState{}, true, 0},
+		{"then waits for its answer", paceState{inflight: 1}, false, 0},
+		{"no headers: unpaced", paceState{unpaced: true, inflight: 5}, true, 0},
+		{"spread: 190 left over 10s, 20ms since the last", paceState{known: true, allowed: 300, count: 100, inflight: 4,
+			resetAt: now.Add(10 * time.Second), lastStart: now.Add(-20 * ms)}, false, 10*time.Second/190 - 20*ms},
+		{"spread: gap elapsed", paceState{known: true, allowed: 300, count: 100,
+			resetAt: now.Add(10 * time.Second), lastStart: now.Add(-time.Second)}, true, 0},
+		{"budget spent: wait for the reset", paceState{known: true, allowed: 300, count: 290, inflight: 4,
+			resetAt: now.Add(3 * time.Second), lastStart: now.Add(-time.Second)}, false, 3 * time.Second},
+		{"window over: one probe", paceState{known: true, allowed: 300, count: 294, resetAt: now.Add(-ms)}, true, 0},
+		{"window over, probe in flight", paceState{known: true, allowed: 300, count: 294, inflight: 1, resetAt: now}, false, 0},
+		{"after a 429", paceState{known: true, allowed: 300, count: 10, resetAt: now.Add(time.Minute), blockedUntil: now.Add(7 * time.Second)}, false, 7 * time.Second},
+	}
+	for _, tt := range tests {
+		start, wait := tt.st.decide(now, 0.02)
+		if start != tt.start || wait != tt.wait {
+			t.Errorf("%s: start %v wait %s, want %v %s", tt.name, start, wait, tt.start, tt.wait)
+		}
+	}
+	if r := reserveOf(300, 0.02); r != 6 {
+		t.Errorf("reserve of 300: %d", r)
+	}
+	if r := reserveOf(10, 0.02); r != 1 {
+		t.Errorf("reserve of 10: %d", r)
+	}
+}
+
+func TestPaceObserve(t *testing.T) {
+	t0 := testStart
+	var s paceState
+	s.observe(t0, t0, 300, 1, 6*time.Second)
+	if !s.known || s.count != 1 || !s.resetAt.Equal(t0.Add(6*time.Second)) || s.window != 6*time.Second {
+		t.Fatalf("first: %+v", s)
+	}
+	// Later answers tighten the reset (ceil-rounded seconds).
+	s.observe(t0, t0.Add(1500*time.Millisecond), 300, 40, 5*time.Second)
+	if s.count != 40 || !s.resetAt.Equal(t0.Add(6*time.Second)) {
+		t.Errorf("tighten: %+v", s)
+	}
+	s.observe(t0, t0.Add(1900*time.Millisecond), 300, 50, 4*time.Second)
+	if !s.resetAt.Equal(t0.Add(5900 * time.Millisecond)) {
+		t.Errorf("tighten: %v", s.resetAt.Sub(t0))
+	}
+	// A late answer with a lower count from the same window is ignored.
+	s.observe(t0, t0.Add(2*time.Second), 300, 45, 4*time.Second)
+	if s.count != 50 {
+		t.Errorf("stale answer taken: %+v", s)
+	}
+	// A request sent after the reset shows the new window.
+	s.observe(t0.Add(6*time.Second), t0.Add(6*time.Second), 300, 1, 6*time.Second)
+	if s.count != 1 || !s.resetAt.Equal(t0.Add(12*time.Second)) {
+		t.Errorf("new window: %+v", s)
+	}
+	// Floor-rounded headers: the window outlasts the estimate; the next
+	// probe waits at least probeStep.
+	s.observe(t0.Add(12*time.Second), t0.Add(12*time.Second), 300, 290, 0)
+	if s.count != 290 || !s.resetAt.Equal(t0.Add(12*time.Second+probeStep)) {
+		t.Errorf("longer window: %+v", s)
+	}
+}
+
+// fixedWindow simulates the API's limiter: a window opened by the first
+// request after the previous one ended, reset rounded up to seconds.
+type fixedWindow struct {
+	allowed int
+	length  time.Duration
+	start   time.Time
+	count   int
+	total   int
+	denied  int
+	max     int
+}
+
+func (f *fixedWindow) serve(now time.Time) (int, http.Header) {
+	if f.start.IsZero() || !now.Before(f.start.Add(f.length)) {
+		f.start, f.count = now, 0
+	}
+	f.count++
+	f.total++
+	if f.count > f.max {
+		f.max = f.count
+	}
+	left := f.start.Add(f.length).Sub(now)
+	h := http.Header{}
+	h.Set(headerRateAllowed, strconv.Itoa(f.allowed))
+	h.Set(headerRateCount, strconv.Itoa(f.count))
+	h.Set(headerRateReset, strconv.Itoa(int(math.Ceil(left.Seconds()))))
+	if f.count > f.allowed {
+		f.denied++
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(left.Seconds()))))
+		return http.StatusTooManyRequests, h
+	}
+	return http.StatusOK, h
+}
+
+func TestPacerKeepsWithinTheWindow(t *testing.T) {
+	for _, tc := range []struct {
+		window   time.Duration
+		parallel int
+	}{{6 * time.Second, 1}, {6 * time.Second, 8}, {60 * time.Second, 8}} {
+		fc := clock.NewFake(testStart)
+		autoAdvance(t, fc)
+		p := newPacer(fc, Pacing{Reserve: 0.02}, time.Minute)
+		srv := &fixedWindow{allowed: 300, length: tc.window}
+		const n = 1000
+		ctx := context.Background()
+		// Workers send requests answered 5ms after they start.
+		var mu sync.Mutex
+		next := 0
+		var wg sync.WaitGroup
+		for w := 0; w < tc.parallel; w++ {
+			wg.Go(func() {
+				for {
+					mu.Lock()
+					if next == n {
+						mu.Unlock()
+						return
+					}
+					next++
+					mu.Unlock()
+					done, err := p.acquire(ctx)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_ = clock.Sleep(ctx, fc, 5*time.Millisecond)
+					mu.Lock()
+					st, h := srv.serve(fc.Now())
+					mu.Unlock()
+					done(st, h)
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := fc.Now().Sub(testStart)
+		budget := float64(srv.allowed) * elapsed.Seconds() / tc.window.Seconds()
+		used := float64(n) / budget
+		t.Logf("window %s, %d parallel: %d requests in %s, %.1f%% of the budget, %d denied, at most %d in a window",
+			tc.window, tc.parallel, n, elapsed, 100*used, srv.denied, srv.max)
+		if srv.denied != 0 {
+			t.Errorf("%d requests denied", srv.denied)
+		}
+		if used < 0.95 {
+			t.Errorf("used %.1f%% of the budget, want >= 95%%", 100*used)
+		}
+	}
+}
