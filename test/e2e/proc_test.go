@@ -182,8 +182,9 @@ const (
 	schemaName = "customerAccounts"
 )
 
-// startEmulator runs the emulator with the rate limit off and accountNumber
-// unique, configured through its environment variables.
+// startEmulator runs the emulator with accountNumber unique, configured
+// through its environment variables, and a rate limit no scenario reaches
+// (the worker paces itself by the limit the emulator advertises).
 func startEmulator(t *testing.T, schemaFile string) *emulatorProc {
 	t.Helper()
 	addr := freeAddr(t)
@@ -192,7 +193,7 @@ func startEmulator(t *testing.T, schemaFile string) *emulatorProc {
 		"GCUPSERT_EMULATOR_CLIENTS=" + clientID + ":" + secret,
 		"GCUPSERT_EMULATOR_SCHEMAS=" + schemaName + "=" + schemaFile,
 		"GCUPSERT_EMULATOR_UNIQUE=" + schemaName + "=accountNumber",
-	}, "emulator", "--rate-limit", "-1", "--log-level", "warn")
+	}, "emulator", "--rate-limit", "1000000", "--log-level", "warn")
 	e := &emulatorProc{proc: p, url: "http://" + addr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
