@@ -152,17 +152,50 @@ type Topics struct {
 
 // Route sends one input topic to one target.
 type Route struct {
-	Topic              string   `yaml:"topic"`
-	Target             string   `yaml:"target"` // customobjects
-	Schema             string   `yaml:"schema"`
-	SchemaFile         string   `yaml:"schema_file"`
+	Topic  string `yaml:"topic"`
+	Target string `yaml:"target"` // customobjects | datatables
+	// Schema and SchemaFile name the customobjects schema and its JSON
+	// Schema file.
+	Schema     string `yaml:"schema"`
+	SchemaFile string `yaml:"schema_file"`
+	// Table is the data table's name or id (datatables).
+	Table              string   `yaml:"table"`
 	ConflictResolution string   `yaml:"conflict_resolution"`
 	UniqueFields       []string `yaml:"unique_fields"`
-	ReferenceFields    []string `yaml:"reference_fields"`
+	// ReferenceFields must be present and non-empty (customobjects).
+	ReferenceFields []string `yaml:"reference_fields"`
+	// References maps a field to the data table whose keys it must name
+	// (datatables).
+	References map[string]string `yaml:"references"`
+	// DataTables tunes the datatables target.
+	DataTables DataTables `yaml:"datatables"`
 	// Format of the input events: plain (the gcupsert envelope) or
 	// debezium (with or without the schema/payload wrapper).
 	Format  string  `yaml:"format"`
 	Mapping Mapping `yaml:"mapping"`
+}
+
+// DataTables tunes a datatables route.
+type DataTables struct {
+	// SchemaRefresh is how old the table's schema may get before it is
+	// read again (it is also read again on a schema error).
+	SchemaRefresh Duration `yaml:"schema_refresh"`
+	// RowsParallelism is the number of row requests a batch has in flight.
+	RowsParallelism int `yaml:"rows_parallelism"`
+	// RowsMaxRecords bounds a batch when import is off.
+	RowsMaxRecords int `yaml:"rows_max_records"`
+	// ImportThreshold sends a batch of at least this many upserts as one
+	// CSV import job; 0 never imports.
+	ImportThreshold    int      `yaml:"import_threshold"`
+	ImportMaxRecords   int      `yaml:"import_max_records"`
+	ImportMaxBytes     int      `yaml:"import_max_bytes"`
+	ImportPollInterval Duration `yaml:"import_poll_interval"`
+	ImportTimeout      Duration `yaml:"import_timeout"`
+	ReferenceTTL       Duration `yaml:"reference_ttl"`
+	ReferenceMaxKeys   int      `yaml:"reference_max_keys"`
+	// PutMissingIs404 says the API answers 404 to a PUT of a missing row,
+	// which saves updateOnly a read before each write.
+	PutMissingIs404 bool `yaml:"put_missing_is_404"`
 }
 
 // Mapping reshapes input fields before validation.

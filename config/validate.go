@@ -173,14 +173,55 @@ func (c *Config) Validate() error {
 			bad(key+".topic", "%q is also an outbound topic", rt.Topic)
 		}
 		inputs[rt.Topic] = true
-		if rt.Target != "customobjects" {
-			bad(key+".target", "%q is not a known target (customobjects)", rt.Target)
-		}
-		if rt.Schema == "" {
-			bad(key+".schema", "must not be empty")
-		}
-		if rt.SchemaFile == "" {
-			bad(key+".schema_file", "must name the JSON Schema file of the target schema")
+		switch rt.Target {
+		case "customobjects":
+			if rt.Schema == "" {
+				bad(key+".schema", "must not be empty")
+			}
+			if rt.SchemaFile == "" {
+				bad(key+".schema_file", "must name the JSON Schema file of the target schema")
+			}
+			if rt.Table != "" || len(rt.References) > 0 || rt.DataTables != (DataTables{}) {
+				bad(key, "table, references and datatables apply to the datatables target only")
+			}
+		case "datatables":
+			if rt.Table == "" {
+				bad(key+".table", "must name the data table (name or id)")
+			}
+			if rt.Schema != "" || rt.SchemaFile != "" {
+				bad(key, "schema and schema_file apply to customobjects; a data table's schema is read from the API")
+			}
+			if len(rt.ReferenceFields) > 0 {
+				bad(key+".reference_fields", "applies to customobjects; for a data table use references (field: table)")
+			}
+			for f, tbl := range rt.References {
+				if f == "" || tbl == "" {
+					bad(key+".references", "field %q -> table %q: both must be set", f, tbl)
+				}
+			}
+			d := rt.DataTables
+			for _, kv := range []struct {
+				name string
+				v    int
+			}{{"rows_parallelism", d.RowsParallelism}, {"rows_max_records", d.RowsMaxRecords}, {"import_threshold", d.ImportThreshold},
+				{"import_max_records", d.ImportMaxRecords}, {"import_max_bytes", d.ImportMaxBytes}, {"reference_max_keys", d.ReferenceMaxKeys}} {
+				if kv.v < 0 {
+					bad(key+".datatables."+kv.name, "must not be negative")
+				}
+			}
+			if d.ImportThreshold > 0 && d.ImportMaxRecords > 0 && d.ImportThreshold > d.ImportMaxRecords {
+				bad(key+".datatables.import_threshold", "%d is above import_max_records (%d)", d.ImportThreshold, d.ImportMaxRecords)
+			}
+			for _, kv := range []struct {
+				name string
+				v    Duration
+			}{{"schema_refresh", d.SchemaRefresh}, {"import_poll_interval", d.ImportPollInterval}, {"import_timeout", d.ImportTimeout}, {"reference_ttl", d.ReferenceTTL}} {
+				if kv.v < 0 {
+					bad(key+".datatables."+kv.name, "must not be negative")
+				}
+			}
+		default:
+			bad(key+".target", "%q is not a known target (customobjects, datatables)", rt.Target)
 		}
 		switch rt.ConflictResolution {
 		case "upsert", "updateOnly", "createOnly":

@@ -8,7 +8,7 @@ import (
 type entryKind int
 
 const (
-	entryItem      entryKind = iota // sent to the target as items[item]
+	entryItem      entryKind = iota // sent to the target
 	entryRejected                   // rejected before sending (decode or validation)
 	entryCollapsed                  // superseded by a newer event of the same key in the batch
 )
@@ -19,9 +19,13 @@ type entry struct {
 	key    []byte
 	value  []byte
 	kind   entryKind
-	item   int                 // index into batch.items for entryItem
+	item   int                 // index into batch.items while the batch is built
 	err    *upsert.RecordError // for entryRejected
 	by     int64               // for entryCollapsed: the offset that superseded it
+	prev   int                 // the entry this one superseded, -1 if none
+	recKey string              // record key, for entryItem
+	// outcome is what the target did with an entryItem.
+	outcome *upsert.Outcome
 }
 
 // batch is a contiguous range of one partition's offsets and the items to
@@ -92,12 +96,13 @@ func (b *batch) full(l batchLimits) bool {
 // addItem adds a prepared record; an earlier item of the same key is
 // collapsed into it.
 func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
-	e := entry{offset: offset, key: key, value: value, kind: entryItem}
+	e := entry{offset: offset, key: key, value: value, kind: entryItem, prev: -1, recKey: it.Record.Key}
 	b.retained += len(key) + len(value)
 	if i, ok := b.byKey[it.Record.Key]; ok {
 		// The older event is superseded. The newer one keeps the key's place,
 		// so batch checks such as uniqueness see keys in the order they first
 		// appeared.
+		e.prev = b.itemEntry[i]
 		old := &b.entries[b.itemEntry[i]]
 		old.kind, old.by = entryCollapsed, offset
 		b.itemBytes += it.Size() - b.items[i].Size()
@@ -118,5 +123,5 @@ func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
 // addRejected adds a message that was rejected before sending.
 func (b *batch) addRejected(offset int64, key, value []byte, err *upsert.RecordError) {
 	b.retained += len(key) + len(value)
-	b.entries = append(b.entries, entry{offset: offset, key: key, value: value, kind: entryRejected, err: err})
+	b.entries = append(b.entries, entry{offset: offset, key: key, value: value, kind: entryRejected, err: err, prev: -1})
 }

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,7 +59,12 @@ func (f *fakeTarget) Upsert(ctx context.Context, items []upsert.Item) (upsert.Re
 	res := upsert.Result{Attempts: 1}
 	for i, it := range items {
 		keys[i] = it.Record.Key
-		res.Outcomes = append(res.Outcomes, upsert.Outcome{Status: upsert.StatusCreated, Written: map[string]any{"id": it.Record.Key}, Attempts: 1})
+		if it.Record.Data["reject"] != nil {
+			res.Outcomes = append(res.Outcomes, upsert.Outcome{Status: upsert.StatusRejected, Attempts: 1,
+				Err: &upsert.RecordError{Class: "unique", Code: "unique.violation", Message: "taken"}})
+			continue
+		}
+		res.Outcomes = append(res.Outcomes, upsert.Outcome{Status: upsert.StatusCreated, Written: map[string]any{"id": it.Record.Key, "v": it.Record.Data["v"]}, Attempts: 1})
 	}
 	f.batches = append(f.batches, keys)
 	return res, nil
@@ -132,6 +138,11 @@ func (h *loopHarness) send(key string, bad bool) {
 	if bad {
 		data = `{"bad":true}`
 	}
+	h.sendData(key, data)
+}
+
+func (h *loopHarness) sendData(key, data string) {
+	h.t.Helper()
 	m := kafka.Message{Topic: "t", Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":` + data + `}`)}
 	h.next++
 	select {
@@ -328,5 +339,38 @@ func TestDrainFinishesTheInFlightBatch(t *testing.T) {
 	case c == 1 && n == 1, c == 2 && n == 2:
 	default:
 		t.Fatalf("commit %d after %d batches", c, n)
+	}
+}
+
+// A collapsed event whose newer event the target rejects is sent after all:
+// a rejected event never hides an earlier valid one of the same key.
+func TestRejectedNewerEventRevivesTheOneItSuperseded(t *testing.T) {
+	tg := &fakeTarget{}
+	pub := &fakePub{}
+	h := newLoop(t, Config{Linger: time.Second}, tg, pub)
+	h.sendData("a", `{"v":1}`)
+	h.sendData("a", `{"v":2,"reject":true}`)
+	h.sendData("a", `{"v":3,"reject":true}`)
+	h.sendData("b", `{"v":1}`)
+	h.advance(time.Second)
+	h.waitCommit(4)
+	if got := tg.sent(); len(got) != 3 {
+		t.Fatalf("requests %v, want the batch, then a's v2, then a's v1", got)
+	}
+	b := pub.batches[0]
+	if c := b.Audit.Counts; c.Created != 2 || c.DeadLettered != 2 || c.Collapsed != 0 || c.Records != 4 {
+		t.Fatalf("counts %+v", c)
+	}
+	var written []int64
+	for _, s := range b.Syncs {
+		if s.Key == "a" {
+			written = append(written, s.Source.Offset)
+			if s.Record["v"] != json.Number("1") {
+				t.Errorf("a written as %v, want v1", s.Record)
+			}
+		}
+	}
+	if len(written) != 1 || written[0] != 0 {
+		t.Fatalf("a's sync events at offsets %v, want [0]", written)
 	}
 }

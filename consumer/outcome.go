@@ -24,8 +24,9 @@ type BatchReport struct {
 	Bytes                   int           // request body bytes of the items
 }
 
-// outcomes turns a batch and the target's result into the outbound events
-// and a report. res.Outcomes has one entry per item of b.
+// outcomes turns a batch whose item entries all have an outcome into the
+// outbound events and a report; res holds the batch's attempts and
+// correlation ids.
 func outcomes(b *batch, res upsert.Result, t Target, workerID string, latency time.Duration, now time.Time) (sink.Batch, BatchReport) {
 	id := sink.BatchID(b.topic, b.partition, b.first(), b.last())
 	rep := BatchReport{
@@ -46,7 +47,7 @@ func outcomes(b *batch, res upsert.Result, t Target, workerID string, latency ti
 		case entryRejected:
 			rerr = e.err
 		case entryItem:
-			o := res.Outcomes[e.item]
+			o := *e.outcome
 			attempts = o.Attempts
 			if o.Status == upsert.StatusRejected {
 				rerr = o.Err
@@ -64,7 +65,7 @@ func outcomes(b *batch, res upsert.Result, t Target, workerID string, latency ti
 				rep.Deleted++
 			}
 			out.Syncs = append(out.Syncs, sink.Sync{
-				BatchID: id, Key: b.items[e.item].Record.Key, Operation: o.Status.String(),
+				BatchID: id, Key: e.recKey, Operation: o.Status.String(),
 				Target: t.Name(), Schema: t.Schema(), Record: o.Written, Source: src, Time: now,
 			})
 			continue

@@ -205,6 +205,87 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 	}
 }
 
+// upsertItems sends items until the target gives every one an outcome,
+// retrying a batch with no outcome after BatchPause until ctx ends.
+func (w *partitionWorker) upsertItems(ctx context.Context, b *batch, items []upsert.Item) (upsert.Result, error) {
+	cfg := w.c.cfg
+	for {
+		res, err := w.target.Upsert(ctx, items)
+		if err == nil && len(res.Outcomes) != len(items) {
+			err = fmt.Errorf("target returned %d outcomes for %d records", len(res.Outcomes), len(items))
+		}
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return upsert.Result{}, ctx.Err()
+		}
+		lvl := slog.LevelWarn
+		if !upsert.IsRetryable(err) {
+			lvl = slog.LevelError
+		}
+		w.log.Log(ctx, lvl, "batch has no outcome yet; retrying it, nothing past it is committed",
+			"first_offset", b.first(), "last_offset", b.last(), "records", len(items), "pause", cfg.BatchPause, "err", err)
+		cfg.Observer.BatchRetry(w.topic, w.partition, "upsert", err)
+		if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
+			return upsert.Result{}, err
+		}
+	}
+}
+
+// revive undoes a collapse whose newer event was rejected: the event it
+// superseded is sent after all, so that a rejected event never hides an
+// earlier valid one of the same key. It repeats down the chain of
+// superseded events while they are rejected too.
+func (w *partitionWorker) revive(ctx context.Context, b *batch, res *upsert.Result) error {
+	var pending []int // entries rejected by the target that superseded another
+	for i := range b.entries {
+		if e := &b.entries[i]; e.kind == entryItem && e.outcome.Status == upsert.StatusRejected && e.prev >= 0 {
+			pending = append(pending, i)
+		}
+	}
+	for len(pending) > 0 {
+		var items []upsert.Item
+		var idx, next []int
+		for _, ei := range pending {
+			p := b.entries[ei].prev
+			pe := &b.entries[p]
+			rec, rerr := w.decoder.Decode(pe.key, pe.value)
+			var it upsert.Item
+			if rerr == nil {
+				it, rerr = w.target.Prepare(rec)
+			}
+			pe.kind, pe.recKey = entryItem, rec.Key
+			if rerr != nil {
+				pe.outcome = &upsert.Outcome{Status: upsert.StatusRejected, Err: rerr}
+				if pe.prev >= 0 {
+					next = append(next, p)
+				}
+				continue
+			}
+			items = append(items, it)
+			idx = append(idx, p)
+		}
+		if len(items) > 0 {
+			r, err := w.upsertItems(ctx, b, items)
+			if err != nil {
+				return err
+			}
+			res.Attempts += r.Attempts
+			res.CorrelationIDs = append(res.CorrelationIDs, r.CorrelationIDs...)
+			for j, p := range idx {
+				o := r.Outcomes[j]
+				b.entries[p].outcome = &o
+				if o.Status == upsert.StatusRejected && b.entries[p].prev >= 0 {
+					next = append(next, p)
+				}
+			}
+		}
+		pending = next
+	}
+	return nil
+}
+
 // send upserts a batch, publishes its events and reports the offset to
 // commit. It retries transient failures after BatchPause until ctx ends.
 func (w *partitionWorker) send(ctx context.Context, b *batch, done chan<- sent) {
@@ -228,28 +309,17 @@ func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error
 	start := cfg.Clock.Now()
 	var res upsert.Result
 	if len(b.items) > 0 {
-		for {
-			var err error
-			res, err = w.target.Upsert(ctx, b.items)
-			if err == nil && len(res.Outcomes) != len(b.items) {
-				err = fmt.Errorf("target returned %d outcomes for %d records", len(res.Outcomes), len(b.items))
+		var err error
+		if res, err = w.upsertItems(ctx, b, b.items); err != nil {
+			return 0, err
+		}
+		for i := range b.entries {
+			if e := &b.entries[i]; e.kind == entryItem {
+				e.outcome = &res.Outcomes[e.item]
 			}
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return 0, ctx.Err()
-			}
-			lvl := slog.LevelWarn
-			if !upsert.IsRetryable(err) {
-				lvl = slog.LevelError
-			}
-			w.log.Log(ctx, lvl, "batch has no outcome yet; retrying it, nothing past it is committed",
-				"first_offset", b.first(), "last_offset", b.last(), "records", len(b.items), "pause", cfg.BatchPause, "err", err)
-			cfg.Observer.BatchRetry(w.topic, w.partition, "upsert", err)
-			if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
-				return 0, err
-			}
+		}
+		if err := w.revive(ctx, b, &res); err != nil {
+			return 0, err
 		}
 	}
 	latency := cfg.Clock.Now().Sub(start)

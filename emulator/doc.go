@@ -38,10 +38,10 @@
 //  6. The route; unknown paths get 404 not.found, known paths with another
 //     method 405 method.not.allowed.
 //
-// Every response carries a unique ININ-Correlation-Id; every /api/v2
-// response also carries inin-ratelimit-allowed (the limit),
-// inin-ratelimit-count (requests in the token's window) and
-// inin-ratelimit-reset (seconds to the window's end). Every error on /api/v2
+// Every response carries a unique ININ-Correlation-Id; while the rate limit
+// is on (the default), every /api/v2 response also carries
+// inin-ratelimit-allowed (the limit), inin-ratelimit-count (requests in the
+// token's window) and inin-ratelimit-reset (seconds to the window's end). Every error on /api/v2
 // and /emulator is an ErrorBody whose contextId is the correlation id.
 //
 // # customobjects

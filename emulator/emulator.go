@@ -38,7 +38,8 @@ type Config struct {
 	TokenLifetime time.Duration
 	// RateLimitPerMinute is the number of API requests a token may make per
 	// rate window. Negative turns the limit off, as does DisableRateLimit;
-	// the rate-limit headers are sent either way.
+	// with the limit off no inin-ratelimit-* headers are sent either, as
+	// for an API with no budget to pace against (benchmarks, quick demos).
 	RateLimitPerMinute int
 	DisableRateLimit   bool
 	// RateWindow is the length of a token's rate window (default 60 s). A
@@ -381,6 +382,9 @@ func (s *Server) busyCode(r *http.Request) string {
 }
 
 func (s *Server) rateHeaders(w http.ResponseWriter, win window) {
+	if !s.rateLimitOn {
+		return
+	}
 	h := w.Header()
 	h.Set(headerRateAllowed, fmt.Sprint(s.rateLimit))
 	h.Set(headerRateCount, fmt.Sprint(win.count))

@@ -17,7 +17,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o demo.Options
-	fs.IntVar(&o.Events, "events", 10_000, "events to produce")
+	fs.StringVar(&o.Target, "target", "customobjects", "target: customobjects or datatables")
+	fs.IntVar(&o.Events, "events", 0, "events to produce (default 10,000; 4,000 for datatables)")
 	fs.IntVar(&o.Partitions, "partitions", 3, "partitions of the input topic")
 	fs.Float64Var(&o.InvalidRatio, "invalid", 0.02, "share of events made invalid on purpose")
 	fs.Float64Var(&o.FaultRatio, "faults", 0.01, "share of API requests the emulator fails with a 5xx (negative: none)")
@@ -33,8 +34,15 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	o.Logger = newLogger(stderr, *level, "auto")
 	ctx, stop := signalContext(o.Logger)
 	defer stop()
-	fmt.Fprintf(stdout, "gcupsert demo: embedded broker + Genesys emulator, %d events on %d partitions, about %.0f%% invalid\n\n",
-		o.Events, o.Partitions, o.InvalidRatio*100)
+	events := o.Events
+	if events == 0 {
+		events = 10_000
+		if o.Target == "datatables" {
+			events = 4_000
+		}
+	}
+	fmt.Fprintf(stdout, "gcupsert demo: embedded broker + Genesys emulator (%s), %d events on %d partitions, about %.0f%% invalid\n\n",
+		o.Target, events, o.Partitions, o.InvalidRatio*100)
 	if o.MetricsAddr != "" {
 		o.Started = func() {
 			fmt.Fprintf(stdout, "worker running; metrics at http://%s/metrics (also /healthz, /readyz)\n\n", o.MetricsAddr)
@@ -78,6 +86,9 @@ func printSummary(w io.Writer, s demo.Summary) {
 	row("upsert latency", fmt.Sprintf("p50 %s  p95 %s  p99 %s", s.LatencyP50.Round(time.Microsecond), s.LatencyP95.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond)))
 	row("API requests", fmt.Sprintf("%d by status %v", s.APIRequests, s.APIStatus))
 	row("emulator records", fmt.Sprintf("%d (valid distinct keys expected: %d)", s.EmulatorRecords, s.ExpectedKeys))
+	if s.TooManyRequests > 0 || s.Target == "datatables" {
+		row("429 responses", s.TooManyRequests)
+	}
 	row("elapsed", s.Elapsed.Round(time.Millisecond))
 	tw.Flush()
 }

@@ -145,12 +145,12 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	w, err := worker.New(cfg, worker.Options{Logger: log})
+	ctx, stop := signalContext(log)
+	defer stop()
+	w, err := worker.NewContext(ctx, cfg, worker.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	ctx, stop := signalContext(log)
-	defer stop()
 	log.Info("gcupsert starting", "worker", cfg.WorkerID, "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "routes", len(cfg.Routes))
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

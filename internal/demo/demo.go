@@ -7,6 +7,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +30,9 @@ import (
 
 // Options sizes a demo run.
 type Options struct {
-	Events       int     // default 10,000
+	// Target is "customobjects" (the default) or "datatables".
+	Target       string
+	Events       int     // default 10,000 (customobjects) or 4,000 (datatables: 5,000 rows at most)
 	Partitions   int     // default 3
 	InvalidRatio float64 // default 0.02
 	Seed         uint64  // default 1
@@ -75,6 +78,9 @@ type Summary struct {
 	UnexpectedKeys   []string // in the emulator but not expected
 	APIRequests      int
 	APIStatus        map[int]int
+	TooManyRequests  int
+	APIByKind        map[string]int
+	Target           string
 	Elapsed          time.Duration
 }
 
@@ -125,8 +131,19 @@ const (
 // run could not complete; guarantees broken by a completed run are in
 // Summary.Problems.
 func Run(ctx context.Context, opts Options) (Summary, error) {
+	switch opts.Target {
+	case "":
+		opts.Target = "customobjects"
+	case "customobjects", "datatables":
+	default:
+		return Summary{}, fmt.Errorf("demo: unknown target %q (want customobjects or datatables)", opts.Target)
+	}
+	dt := opts.Target == "datatables"
 	if opts.Events == 0 {
 		opts.Events = 10_000
+		if dt {
+			opts.Events = 4_000
+		}
 	}
 	if opts.Partitions == 0 {
 		opts.Partitions = 3
@@ -166,13 +183,21 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	brokers := cluster.ListenAddrs()
 
 	const clientID, secret = "gcupsert-demo", "demo-secret"
-	emu, err := emulator.New(emulator.Config{
-		Clients:          map[string]string{clientID: secret},
-		Schemas:          map[string][]byte{SchemaName: []byte(Schema)},
-		UniqueFields:     map[string][]string{SchemaName: {"accountNumber"}},
-		DisableRateLimit: true,
-		Seed:             int64(opts.Seed),
-	})
+	ecfg := emulator.Config{
+		Clients: map[string]string{clientID: secret},
+		Seed:    int64(opts.Seed),
+	}
+	if dt {
+		// Data tables: the real per-token budget (300 requests a minute),
+		// which rows mode paces itself to, and import jobs for backlogs.
+		ecfg.Fixtures = tableFixtures()
+		ecfg.ImportProcessingTime = time.Second
+	} else {
+		ecfg.Schemas = map[string][]byte{SchemaName: []byte(Schema)}
+		ecfg.UniqueFields = map[string][]string{SchemaName: {"accountNumber"}}
+		ecfg.DisableRateLimit = true
+	}
+	emu, err := emulator.New(ecfg)
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: emulator: %w", err)
 	}
@@ -184,7 +209,11 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	api := httptest.NewServer(emu.Handler())
 	defer api.Close()
 
-	ds := Generate(opts.Events, opts.Partitions, opts.InvalidRatio, opts.Seed)
+	kinds := CustomObjectsKinds
+	if dt {
+		kinds = DataTablesKinds
+	}
+	ds := GenerateKinds(opts.Events, opts.Partitions, opts.InvalidRatio, opts.Seed, kinds)
 	msgs := make([]inspect.Message, len(ds.Events))
 	for i, ev := range ds.Events {
 		msgs[i] = inspect.Message{Partition: ev.Partition, Key: ev.Key, Value: ev.Value}
@@ -219,10 +248,18 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	cfg.Retry.BatchPause = config.Duration(500 * time.Millisecond)
 	cfg.Metrics.Address = opts.MetricsAddr
 	cfg.Topics = config.Topics{Audit: AuditTopic, Sync: SyncTopic, DeadLetter: DeadLetterTopic}
-	cfg.Routes = []config.Route{{
-		Topic: InputTopic, Target: "customobjects", Schema: SchemaName, SchemaFile: schemaFile,
-		ConflictResolution: "upsert", UniqueFields: []string{"accountNumber"}, ReferenceFields: []string{"regionId"},
-	}}
+	if dt {
+		cfg.Routes = []config.Route{{
+			Topic: InputTopic, Target: "datatables", Table: SchemaName, ConflictResolution: "upsert",
+			UniqueFields: []string{"accountNumber"}, References: map[string]string{"regionId": "Regions"},
+			DataTables: config.DataTables{ImportThreshold: 100, ImportPollInterval: config.Duration(200 * time.Millisecond)},
+		}}
+	} else {
+		cfg.Routes = []config.Route{{
+			Topic: InputTopic, Target: "customobjects", Schema: SchemaName, SchemaFile: schemaFile,
+			ConflictResolution: "upsert", UniqueFields: []string{"accountNumber"}, ReferenceFields: []string{"regionId"},
+		}}
+	}
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
@@ -259,7 +296,10 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("demo: worker: %w", runErr)
 	}
 	if waitErr != nil {
-		return Summary{}, fmt.Errorf("demo: the worker did not drain the topic: %w", waitErr)
+		st := emu.Stats()
+		partial := tally.summary()
+		partial.APIStatus, partial.APIByKind, partial.TooManyRequests = st.ByStatus, st.ByKind, st.TooManyRequests
+		return partial, fmt.Errorf("demo: the worker did not drain the topic: %w", waitErr)
 	}
 	// Re-read the committed offsets after the worker left the group.
 	if c, err := inspect.Committed(ctx, brokers, cfg.Kafka.GroupID, InputTopic); err == nil {
@@ -291,6 +331,10 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 
 	records := emu.Records(SchemaName)
+	if dt {
+		id, _ := emu.TableID(SchemaName)
+		records = emu.Rows(id)
+	}
 	s.EmulatorRecords = len(records)
 	for k := range ds.Expected {
 		if _, ok := records[k]; !ok {
@@ -306,6 +350,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	sort.Strings(s.UnexpectedKeys)
 	st := emu.Stats()
 	s.APIStatus = st.ByStatus
+	s.TooManyRequests = st.TooManyRequests
+	s.APIByKind = st.ByKind
+	s.Target = opts.Target
 	for _, n := range st.ByStatus {
 		s.APIRequests += n
 	}
@@ -316,6 +363,24 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		}
 	}
 	return s, nil
+}
+
+// tableFixtures seeds the emulator with the demo's data table and the
+// regions table its regionId references.
+func tableFixtures() []byte {
+	rows := make([]map[string]any, Regions)
+	for i := range rows {
+		rows[i] = map[string]any{"key": fmt.Sprintf("region-%d", i), "name": fmt.Sprintf("Region %d", i)}
+	}
+	doc := map[string]any{"tables": []map[string]any{
+		{"name": "Regions", "schema": json.RawMessage(RegionsSchema), "rows": rows},
+		{"name": SchemaName, "schema": json.RawMessage(TableSchema)},
+	}}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err) // constant input
+	}
+	return b
 }
 
 func header(m kafka.Message, k string) string {

@@ -66,3 +66,24 @@ func TestProblemsCatchBrokenGuarantees(t *testing.T) {
 		}
 	}
 }
+
+// The same guarantees hold on the Data Tables target, under the real
+// per-token rate limit: every event has one outcome and the table holds
+// exactly the expected rows.
+func TestDemoRunOnDataTables(t *testing.T) {
+	s, err := Run(context.Background(), Options{Target: "datatables", Events: 1500, Partitions: 3, InvalidRatio: 0.05, FaultRatio: -1, Seed: 4, Timeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Problems(); len(p) > 0 {
+		t.Fatalf("problems: %v", p)
+	}
+	if s.TooManyRequests != 0 {
+		t.Errorf("%d responses 429", s.TooManyRequests)
+	}
+	for _, reason := range []string{"reference/reference.dangling", "validation/coercion.failed", "decode/invalid.json"} {
+		if s.DeadByReason[reason] == 0 {
+			t.Errorf("no %s dead letters: %v", reason, s.DeadByReason)
+		}
+	}
+}

@@ -28,6 +28,39 @@ const Schema = `{
 // SchemaName is the demo's schema (and emulator object type) name.
 const SchemaName = "customerAccounts"
 
+// TableSchema is the same record as a Genesys data table: keyed by "key",
+// with the property types data tables allow.
+const TableSchema = `{
+  "$schema": "http://json-schema.org/draft-04/schema#",
+  "type": "object",
+  "required": ["key"],
+  "properties": {
+    "key":           {"title": "key", "type": "string"},
+    "customerName":  {"title": "customerName", "type": "string", "maxLength": 100},
+    "accountNumber": {"title": "accountNumber", "type": "string"},
+    "regionId":      {"title": "regionId", "type": "string"},
+    "status":        {"title": "status", "type": "string"},
+    "balance":       {"title": "balance", "type": "number", "default": 0},
+    "employees":     {"title": "employees", "type": "integer", "default": 0}
+  },
+  "additionalProperties": false
+}`
+
+// RegionsSchema is the data table the demo's regionId references.
+const RegionsSchema = `{
+  "$schema": "http://json-schema.org/draft-04/schema#",
+  "type": "object",
+  "required": ["key"],
+  "properties": {
+    "key":  {"title": "key", "type": "string"},
+    "name": {"title": "name", "type": "string"}
+  },
+  "additionalProperties": false
+}`
+
+// Regions is the number of regions, region-0 .. region-6.
+const Regions = 7
+
 // Kinds of invalid events the generator makes on purpose.
 const (
 	BadJSON      = "bad JSON"
@@ -37,7 +70,15 @@ const (
 	DuplicateUID = "duplicate unique value"
 	BadEnum      = "value not in enum"
 	MissingRef   = "missing reference"
+	DanglingRef  = "dangling reference"
 )
+
+// CustomObjectsKinds are the invalid kinds the customobjects target rejects.
+var CustomObjectsKinds = []string{BadJSON, MissingKey, WrongType, UnknownOp, DuplicateUID, BadEnum, MissingRef}
+
+// DataTablesKinds are the invalid kinds the datatables target rejects (data
+// tables have no enums, and an empty reference is not checked).
+var DataTablesKinds = []string{BadJSON, MissingKey, WrongType, UnknownOp, DuplicateUID, DanglingRef}
 
 // Event is one generated input message.
 type Event struct {
@@ -69,6 +110,11 @@ func PartitionOf(key string, partitions int) int {
 // invalidRatio are invalid in the kinds above, and about 1% are deletes.
 // The stream is the same for the same seed.
 func Generate(n, partitions int, invalidRatio float64, seed uint64) Dataset {
+	return GenerateKinds(n, partitions, invalidRatio, seed, CustomObjectsKinds)
+}
+
+// GenerateKinds is Generate with the invalid kinds to draw from.
+func GenerateKinds(n, partitions int, invalidRatio float64, seed uint64, kinds []string) Dataset {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	keys := n * 8 / 10
 	if keys < 1 {
@@ -77,7 +123,6 @@ func Generate(n, partitions int, invalidRatio float64, seed uint64) Dataset {
 	ds := Dataset{Expected: map[string]bool{}, InvalidByKind: map[string]int{}}
 	state := map[int]bool{}     // key index -> exists after the events so far
 	protected := map[int]bool{} // keys whose account number a duplicate copies: never deleted
-	kinds := []string{BadJSON, MissingKey, WrongType, UnknownOp, DuplicateUID, BadEnum, MissingRef}
 	dups := 0
 	for i := 0; i < n; i++ {
 		k := rng.IntN(keys)
@@ -125,7 +170,7 @@ func record(k int, rng *rand.Rand) map[string]any {
 	return map[string]any{
 		"customerName":  fmt.Sprintf("Customer %d", k),
 		"accountNumber": fmt.Sprintf("AN-%06d", k),
-		"regionId":      fmt.Sprintf("region-%d", k%7),
+		"regionId":      fmt.Sprintf("region-%d", k%Regions),
 		"status":        statuses[rng.IntN(len(statuses))],
 		"balance":       float64(rng.IntN(1_000_000)) / 100,
 		"employees":     rng.IntN(5000),
@@ -162,6 +207,9 @@ func invalid(kind string, k int, key string, p int, rng *rand.Rand) Event {
 		ev.Value = envelope("upsert", key, rec)
 	case MissingRef:
 		rec["regionId"] = ""
+		ev.Value = envelope("upsert", key, rec)
+	case DanglingRef:
+		rec["regionId"] = "region-unknown"
 		ev.Value = envelope("upsert", key, rec)
 	}
 	return ev

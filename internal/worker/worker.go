@@ -43,8 +43,17 @@ type Worker struct {
 	addr     string // metrics and health listen address, "" for none
 }
 
-// New builds the pipeline. Errors name the configuration key at fault.
+// New builds the pipeline with a context that bounds the calls made at
+// start (data tables: resolving the table and reading its schema).
 func New(cfg config.Config, opts Options) (*Worker, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return NewContext(ctx, cfg, opts)
+}
+
+// NewContext builds the pipeline; ctx bounds the API calls made at start.
+// Errors name the configuration key at fault.
+func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,7 +108,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
 		}
 		decoders[r.Topic] = d
-		t, err := newTarget(client, cfg, r)
+		t, err := newTarget(ctx, client, cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
 		}
@@ -143,8 +152,6 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 		Balancer:          cfg.Kafka.Balancer,
 		MaxWait:           cfg.Kafka.MaxWait.D(),
 		CommitInterval:    cfg.Kafka.CommitInterval.D(),
-		MaxRecords:        cfg.Batch.MaxRecords,
-		MaxBytes:          cfg.Batch.MaxBytes,
 		Linger:            cfg.Batch.Linger.D(),
 		MaxInflight:       cfg.Batch.MaxInflight,
 		BatchPause:        cfg.Retry.BatchPause.D(),
@@ -161,7 +168,7 @@ func New(cfg config.Config, opts Options) (*Worker, error) {
 	return &Worker{consumer: c, pub: pub, log: opts.Logger, metrics: m, addr: cfg.Metrics.Address}, nil
 }
 
-func newTarget(client *upsert.Client, cfg config.Config, r config.Route) (consumer.Target, error) {
+func newTarget(ctx context.Context, client *upsert.Client, cfg config.Config, r config.Route) (consumer.Target, error) {
 	conflict, err := upsert.ParseConflict(r.ConflictResolution)
 	if err != nil {
 		return nil, fmt.Errorf("conflict_resolution: %w", err)
@@ -183,6 +190,29 @@ func newTarget(client *upsert.Client, cfg config.Config, r config.Route) (consum
 		})
 		if err != nil {
 			return nil, fmt.Errorf("schema_file %s: %w", r.SchemaFile, err)
+		}
+		return t, nil
+	case "datatables":
+		d := r.DataTables
+		t, err := upsert.NewDataTables(ctx, client, upsert.DataTablesConfig{
+			Table:              r.Table,
+			Conflict:           conflict,
+			UniqueFields:       r.UniqueFields,
+			References:         r.References,
+			SchemaRefresh:      d.SchemaRefresh.D(),
+			RowsParallelism:    d.RowsParallelism,
+			RowsMaxRecords:     d.RowsMaxRecords,
+			ImportThreshold:    d.ImportThreshold,
+			ImportMaxRecords:   d.ImportMaxRecords,
+			ImportMaxBytes:     d.ImportMaxBytes,
+			ImportPollInterval: d.ImportPollInterval.D(),
+			ImportTimeout:      d.ImportTimeout.D(),
+			ReferenceTTL:       d.ReferenceTTL.D(),
+			ReferenceMaxKeys:   d.ReferenceMaxKeys,
+			PutMissingIs404:    d.PutMissingIs404,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("table %q: %w", r.Table, err)
 		}
 		return t, nil
 	}
