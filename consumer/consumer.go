@@ -292,20 +292,30 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 		// Fetching stops when either the generation or Run ends.
 		fetchCtx, stopFetch := context.WithCancel(genCtx)
 		defer stopFetch()
-		// Sending stops when the generation ends, or DrainTimeout after Run ends.
-		workCtx, stopWork := context.WithCancel(genCtx)
+		// Sending may go on after fetching stops: in-flight batches finish
+		// and are committed, within DrainTimeout when Run ends and within
+		// half the rebalance timeout when the generation ends (no other
+		// member gets the partitions before this one rejoins). Past that
+		// they are abandoned uncommitted.
+		workCtx, stopWork := context.WithCancel(context.Background())
 		defer stopWork()
 
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			select {
 			case <-ctx.Done():
-				stopFetch()
-				if clock.Sleep(workCtx, c.cfg.Clock, c.cfg.DrainTimeout) == nil {
-					c.log.Warn("drain timeout: abandoning in-flight batches uncommitted", "timeout", c.cfg.DrainTimeout)
-					stopWork()
-				}
-			case <-fetchCtx.Done():
+			case <-genCtx.Done():
+			case <-workCtx.Done():
+				return
+			}
+			stopFetch()
+			limit, why := c.cfg.DrainTimeout, "shutdown"
+			if ctx.Err() == nil {
+				limit, why = min(c.cfg.DrainTimeout, c.cfg.RebalanceTimeout/2), "rebalance"
+			}
+			if clock.Sleep(workCtx, c.cfg.Clock, limit) == nil {
+				c.log.Warn("in-flight batches did not finish in time; abandoning them uncommitted", "during", why, "timeout", limit)
+				stopWork()
 			}
 		})
 
