@@ -71,6 +71,9 @@ type paceState struct {
 	lastStart time.Time
 	// blockedUntil holds every request back after a 429.
 	blockedUntil time.Time
+	// probing lets a single request go after a 429's hold, until a
+	// response other than a 429 arrives.
+	probing bool
 }
 
 // reserve is the number of requests held back per window.
@@ -88,6 +91,9 @@ func reserveOf(allowed int, frac float64) int {
 func (s *paceState) decide(now time.Time, reserveFrac float64) (start bool, wait time.Duration) {
 	if now.Before(s.blockedUntil) {
 		return false, s.blockedUntil.Sub(now)
+	}
+	if s.probing {
+		return s.inflight == 0, 0
 	}
 	if !s.known {
 		if s.unpaced || s.inflight == 0 {
@@ -154,7 +160,11 @@ func (s *paceState) observe(sentAt, now time.Time, allowed, count int, reset tim
 	}
 }
 
-// throttled records a 429: nothing starts before the Retry-After has passed.
+// throttled records a 429: nothing starts before the Retry-After has passed,
+// and then a single request goes first, as at a window's end. The window
+// itself is left as the headers describe it: a 429 that does not come from
+// the budget (a storm, a shared limit) must not hold requests back until
+// the window resets; one that does carries a Retry-After up to the reset.
 func (s *paceState) throttled(now time.Time, retryAfter time.Duration) {
 	if retryAfter <= 0 {
 		retryAfter = time.Second
@@ -162,14 +172,7 @@ func (s *paceState) throttled(now time.Time, retryAfter time.Duration) {
 	if until := now.Add(retryAfter); until.After(s.blockedUntil) {
 		s.blockedUntil = until
 	}
-	if s.known {
-		if s.count < s.allowed {
-			s.count = s.allowed
-		}
-		if s.resetAt.Before(s.blockedUntil) {
-			s.resetAt = s.blockedUntil
-		}
-	}
+	s.probing = true
 }
 
 // pacer paces a Client's API requests. Safe for concurrent use.
@@ -243,7 +246,9 @@ func (p *pacer) done(sentAt time.Time, status int, h http.Header) {
 		case !p.st.known:
 			p.st.unpaced = true
 		}
-		if status == http.StatusTooManyRequests {
+		if status != http.StatusTooManyRequests {
+			p.st.probing = false
+		} else {
 			p.throttles++
 			hold := parseRetryAfter(h.Get("Retry-After"), now)
 			if p.maxHold > 0 && hold > p.maxHold {

@@ -168,3 +168,30 @@ func TestPacerKeepsWithinTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// A 429 that does not come from the budget (a storm with Retry-After 1s
+// while the window has room) holds requests for the Retry-After only: then
+// one request goes first, and once it is answered the pace resumes.
+func TestPaceAfterAStormResumesAtTheRetryAfter(t *testing.T) {
+	t0 := testStart
+	s := paceState{known: true, allowed: 300, count: 100, resetAt: t0.Add(40 * time.Second), window: time.Minute}
+	s.throttled(t0, time.Second)
+	if start, wait := s.decide(t0.Add(500*time.Millisecond), 0.02); start || wait != 500*time.Millisecond {
+		t.Fatalf("during the hold: start %v wait %s", start, wait)
+	}
+	if start, _ := s.decide(t0.Add(time.Second), 0.02); !start {
+		t.Fatal("no probe after the Retry-After")
+	}
+	s.inflight = 1
+	if start, _ := s.decide(t0.Add(time.Second), 0.02); start {
+		t.Fatal("a second request went while the probe is in flight")
+	}
+	// The probe's answer ends the probing; the window still has room.
+	s.inflight, s.probing = 0, false
+	s.observe(t0.Add(time.Second), t0.Add(1100*time.Millisecond), 300, 101, 39*time.Second)
+	s.lastStart = t0.Add(time.Second)
+	start, wait := s.decide(t0.Add(1200*time.Millisecond), 0.02)
+	if !start && wait > time.Second {
+		t.Fatalf("after the storm the pacer waits %s; the window has room", wait)
+	}
+}
