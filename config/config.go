@@ -277,6 +277,19 @@ func Default() Config {
 // environment from environ (KEY=VALUE pairs, as os.Environ returns), reads the
 // secret and validates the result.
 func Load(path string, environ []string) (Config, error) {
+	cfg, err := LoadUnchecked(path, environ)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// LoadUnchecked is Load without Validate, for commands that need only part
+// of the configuration and check that part themselves.
+func LoadUnchecked(path string, environ []string) (Config, error) {
 	cfg := Default()
 	if path != "" {
 		raw, err := os.ReadFile(path)
@@ -296,9 +309,6 @@ func Load(path string, environ []string) (Config, error) {
 	}
 	if cfg.WorkerID == "" {
 		cfg.WorkerID = Default().WorkerID
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
 	}
 	return cfg, nil
 }

@@ -81,55 +81,7 @@ func (c *Config) Validate() error {
 		bad("kafka.sasl.mechanism", "%q is not plain, scram-sha-256 or scram-sha-512", k.SASL.Mechanism)
 	}
 
-	g := c.Genesys
-	if g.BaseURL == "" && g.Region == "" {
-		bad("genesys.region", "must be set when genesys.base_url is not")
-	}
-	for _, kv := range [][2]string{{"genesys.base_url", g.BaseURL}, {"genesys.login_url", g.LoginURL}} {
-		key, u := kv[0], kv[1]
-		if u == "" {
-			continue
-		}
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			bad(key, "%q is not an http(s) URL", u)
-		}
-	}
-	if g.ClientID == "" {
-		bad("genesys.client_id", "must not be empty")
-	}
-	if g.ClientSecret == "" {
-		bad("genesys.client_secret", "missing: set GCUPSERT_GENESYS_CLIENT_SECRET or genesys.client_secret_file")
-	}
-	if g.Timeout.D() <= 0 {
-		bad("genesys.timeout", "must be above 0")
-	}
-	if g.RequestsPerSecond < 0 {
-		bad("genesys.requests_per_second", "must not be negative")
-	}
-
-	r := c.Retry
-	if r.InitialInterval.D() <= 0 {
-		bad("retry.initial_interval", "must be above 0")
-	}
-	if r.MaxInterval.D() < r.InitialInterval.D() {
-		bad("retry.max_interval", "%s is below retry.initial_interval (%s)", r.MaxInterval, r.InitialInterval)
-	}
-	if r.MaxElapsed.D() <= 0 {
-		bad("retry.max_elapsed", "must be above 0")
-	}
-	if r.Multiplier < 1 {
-		bad("retry.multiplier", "%g is below 1", r.Multiplier)
-	}
-	if r.Jitter < 0 || r.Jitter >= 1 {
-		bad("retry.jitter", "%g is not in [0, 1)", r.Jitter)
-	}
-	if r.MaxRetryAfter.D() <= 0 {
-		bad("retry.max_retry_after", "must be above 0")
-	}
-	if r.BatchPause.D() <= 0 {
-		bad("retry.batch_pause", "must be above 0")
-	}
+	c.validateAPI(bad)
 
 	b := c.Batch
 	if b.MaxRecords < 1 || b.MaxRecords > MaxBatchRecords {
@@ -285,4 +237,69 @@ func checkTopic(name string) error {
 		}
 	}
 	return nil
+}
+
+// ValidateAPI checks only the genesys and retry sections: enough for
+// commands that call the API but run no pipeline.
+func (c *Config) ValidateAPI() error {
+	var errs []error
+	c.validateAPI(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("config: %w", errors.Join(errs...))
+}
+
+func (c *Config) validateAPI(bad func(key, format string, args ...any)) {
+	g := c.Genesys
+	if g.BaseURL == "" && g.Region == "" {
+		bad("genesys.region", "must be set when genesys.base_url is not")
+	}
+	for _, kv := range [][2]string{{"genesys.base_url", g.BaseURL}, {"genesys.login_url", g.LoginURL}} {
+		key, u := kv[0], kv[1]
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad(key, "%q is not an http(s) URL", u)
+		}
+	}
+	if g.ClientID == "" {
+		bad("genesys.client_id", "must not be empty")
+	}
+	if g.ClientSecret == "" {
+		bad("genesys.client_secret", "missing: set GCUPSERT_GENESYS_CLIENT_SECRET or genesys.client_secret_file")
+	}
+	if g.Timeout.D() <= 0 {
+		bad("genesys.timeout", "must be above 0")
+	}
+	if g.RequestsPerSecond < 0 {
+		bad("genesys.requests_per_second", "must not be negative")
+	}
+
+	r := c.Retry
+	if r.InitialInterval.D() <= 0 {
+		bad("retry.initial_interval", "must be above 0")
+	}
+	if r.MaxInterval.D() < r.InitialInterval.D() {
+		bad("retry.max_interval", "%s is below retry.initial_interval (%s)", r.MaxInterval, r.InitialInterval)
+	}
+	if r.MaxElapsed.D() <= 0 {
+		bad("retry.max_elapsed", "must be above 0")
+	}
+	if r.Multiplier < 1 {
+		bad("retry.multiplier", "%g is below 1", r.Multiplier)
+	}
+	if r.Jitter < 0 || r.Jitter >= 1 {
+		bad("retry.jitter", "%g is not in [0, 1)", r.Jitter)
+	}
+	if r.MaxRetryAfter.D() <= 0 {
+		bad("retry.max_retry_after", "must be above 0")
+	}
+	if r.BatchPause.D() <= 0 {
+		bad("retry.batch_pause", "must be above 0")
+	}
 }

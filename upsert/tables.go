@@ -170,3 +170,11 @@ func decodeRow(raw []byte) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// CheckToken obtains an access token (or uses the cached one), to show that
+// the login host answers and accepts the client's credentials. The error
+// never contains the secret.
+func (c *Client) CheckToken(ctx context.Context) error {
+	_, err := c.tokens.token(ctx)
+	return err
+}

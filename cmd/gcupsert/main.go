@@ -35,6 +35,11 @@ Usage:
   gcupsert emulator [flags]       serve the Genesys Cloud emulator
   gcupsert produce --file F --topic T [--key-field K] [--validate]
                                   load a CSV or JSONL file into a topic as change events
+  gcupsert check-config --config FILE
+                                  validate a configuration and the connections it names
+  gcupsert tables [--name FILTER] list the Genesys data tables
+  gcupsert schema pull --table NAME
+                                  print a data table's schema
 
 Run "gcupsert COMMAND -h" for a command's flags.
 `
@@ -58,6 +63,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdEmulator(args[1:], stderr)
 	case "produce":
 		err = cmdProduce(args[1:], stdout, stderr)
+	case "tables":
+		err = cmdTables(args[1:], stdout, stderr)
+	case "schema":
+		err = cmdSchema(args[1:], stdout, stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

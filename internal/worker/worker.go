@@ -66,37 +66,9 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 		base = opts.HTTPClient.Transport
 	}
 	httpClient := &http.Client{Transport: m.Transport(base)}
-	var limiter *rate.Limiter
-	if rps := cfg.Genesys.RequestsPerSecond; rps > 0 {
-		burst := int(rps)
-		if burst < 1 {
-			burst = 1
-		}
-		limiter = rate.NewLimiter(rate.Limit(rps), burst)
-	}
-	client, err := upsert.NewClient(upsert.ClientConfig{
-		Region:       cfg.Genesys.Region,
-		BaseURL:      cfg.Genesys.BaseURL,
-		LoginURL:     cfg.Genesys.LoginURL,
-		ClientID:     cfg.Genesys.ClientID,
-		ClientSecret: string(cfg.Genesys.ClientSecret),
-		Timeout:      cfg.Genesys.Timeout.D(),
-		Retry: upsert.RetryPolicy{
-			InitialInterval:     cfg.Retry.InitialInterval.D(),
-			MaxInterval:         cfg.Retry.MaxInterval.D(),
-			MaxElapsedTime:      cfg.Retry.MaxElapsed.D(),
-			Multiplier:          cfg.Retry.Multiplier,
-			RandomizationFactor: cfg.Retry.Jitter,
-			MaxRetryAfter:       cfg.Retry.MaxRetryAfter.D(),
-		},
-		Clock:      opts.Clock,
-		Logger:     opts.Logger,
-		Limiter:    limiter,
-		HTTPClient: httpClient,
-		UserAgent:  "gcupsert",
-	})
+	client, err := NewClient(cfg, opts.Clock, opts.Logger, httpClient)
 	if err != nil {
-		return nil, fmt.Errorf("genesys: %w", err)
+		return nil, err
 	}
 	routes := make(map[string]consumer.Target, len(cfg.Routes))
 	decoders := make(map[string]consumer.Decoder, len(cfg.Routes))
@@ -252,4 +224,42 @@ func (w *Worker) Run(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// NewClient builds the Genesys client of the genesys and retry sections of
+// cfg; httpClient supplies the transport (nil: a default one).
+func NewClient(cfg config.Config, clk clock.Clock, log *slog.Logger, httpClient *http.Client) (*upsert.Client, error) {
+	var limiter *rate.Limiter
+	if rps := cfg.Genesys.RequestsPerSecond; rps > 0 {
+		burst := int(rps)
+		if burst < 1 {
+			burst = 1
+		}
+		limiter = rate.NewLimiter(rate.Limit(rps), burst)
+	}
+	client, err := upsert.NewClient(upsert.ClientConfig{
+		Region:       cfg.Genesys.Region,
+		BaseURL:      cfg.Genesys.BaseURL,
+		LoginURL:     cfg.Genesys.LoginURL,
+		ClientID:     cfg.Genesys.ClientID,
+		ClientSecret: string(cfg.Genesys.ClientSecret),
+		Timeout:      cfg.Genesys.Timeout.D(),
+		Retry: upsert.RetryPolicy{
+			InitialInterval:     cfg.Retry.InitialInterval.D(),
+			MaxInterval:         cfg.Retry.MaxInterval.D(),
+			MaxElapsedTime:      cfg.Retry.MaxElapsed.D(),
+			Multiplier:          cfg.Retry.Multiplier,
+			RandomizationFactor: cfg.Retry.Jitter,
+			MaxRetryAfter:       cfg.Retry.MaxRetryAfter.D(),
+		},
+		Clock:      clk,
+		Logger:     log,
+		Limiter:    limiter,
+		HTTPClient: httpClient,
+		UserAgent:  "gcupsert",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("genesys: %w", err)
+	}
+	return client, nil
 }
