@@ -2,7 +2,7 @@ GO      ?= go
 BIN     := bin/gcupsert
 PKGS    := ./...
 
-.PHONY: all build test vet demo e2e clean
+.PHONY: all build test vet demo demo-datatables e2e clean
 
 all: vet test build
 
@@ -19,8 +19,14 @@ test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 # One process: embedded broker, Genesys emulator, 10,000 events, summary.
+# DEMO_ARGS passes flags, e.g. DEMO_ARGS="--target datatables --hold 60s".
 demo:
-	$(GO) run ./cmd/gcupsert demo
+	$(GO) run ./cmd/gcupsert demo $(DEMO_ARGS)
+
+# The same against the Data Tables target, under the 300-requests-a-minute
+# token budget: 4,000 events, import jobs for backlogs, rows for the rest.
+demo-datatables:
+	$(GO) run ./cmd/gcupsert demo --target datatables $(DEMO_ARGS)
 
 # gcupsert processes against a real Apache Kafka broker (started from Maven
 # Central jars: Java 17 and Maven; kcat for one scenario), fault scenarios and
