@@ -32,6 +32,13 @@ type baseline struct {
 	token string
 
 	events, written, tooMany, requests int
+	// batches records when each batch was written and how many records.
+	batches []timedCount
+}
+
+type timedCount struct {
+	at time.Time
+	n  int
 }
 
 type baselineRecord map[string]any
@@ -168,6 +175,7 @@ func (b *baseline) send(ctx context.Context, msgs []kafka.Message) error {
 		switch {
 		case resp.StatusCode == http.StatusOK:
 			b.written += len(recs)
+			b.batches = append(b.batches, timedCount{at: time.Now(), n: len(recs)})
 			return nil
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 			if resp.StatusCode == http.StatusTooManyRequests {
