@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/gcupsert/gcupsert/upsert"
@@ -75,6 +76,38 @@ func BenchmarkDecode(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(key, value); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestDecodeFastAgreesWithChecked(t *testing.T) {
+	for _, v := range []string{
+		`{"op":"upsert","key":"k","data":{"a":1,"b":"x","c":[1,2],"d":{"e":null}},"ts":"2026-11-27T08:00:00Z"}`,
+		`{"op":"upsert","data":{"big":12345678901234567890}}`,
+		`{"op":"upsert","key":"","data":{}}`,
+		`{"OP":"upsert","Data":{"a":true}}`,
+		`{"op":"upsert","key":"other","data":{"a":1}}`,
+		`{"op":"upsert","data":{"a":1},"ts":5}`,
+		`{"op":"upsert","data":{"a":1}} {"x":1}`,
+		`{"op":"upsert","data":{"a":1}}  `,
+		`{"op":"upsert","data":[1]}`,
+		`{"op":"upsert","data":null}`,
+		`{"op":"delete","key":"k"}`,
+		`{"op":7,"data":{}}`,
+	} {
+		for _, key := range []string{"k", ""} {
+			want, werr := decodeChecked([]byte(key), []byte(v))
+			got, ok := decodeFast([]byte(key), []byte(v))
+			if !ok {
+				continue
+			}
+			if werr != nil {
+				t.Errorf("key %q, %s: fast path accepted what the checked path rejects (%v)", key, v, werr)
+				continue
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("key %q, %s: fast %+v, checked %+v", key, v, got, want)
+			}
 		}
 	}
 }
