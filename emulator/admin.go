@@ -207,25 +207,35 @@ func (p faultsPatch) apply(f *Faults) error {
 	return nil
 }
 
-func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
+// readAdminJSON decodes an admin request body into v, rejecting unknown
+// fields and trailing data; on failure it answers the request and returns
+// false.
+func readAdminJSON(w http.ResponseWriter, r *http.Request, what string, v any) bool {
 	body, tooLarge, err := readBody(r, maxAdminBody)
 	switch {
 	case tooLarge:
 		writeError(w, statusError(http.StatusRequestEntityTooLarge))
-		return
+		return false
 	case err != nil:
 		writeError(w, badRequest("The request body could not be read."))
-		return
+		return false
 	}
-	var p faultsPatch
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		writeError(w, badRequest("Invalid faults document: "+err.Error()))
-		return
+	if err := dec.Decode(v); err != nil {
+		writeError(w, badRequest("Invalid "+what+" document: "+err.Error()))
+		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, badRequest("Invalid faults document: data after the JSON object."))
+		writeError(w, badRequest("Invalid "+what+" document: data after the JSON object."))
+		return false
+	}
+	return true
+}
+
+func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
+	var p faultsPatch
+	if !readAdminJSON(w, r, "faults", &p) {
 		return
 	}
 	if err := s.faults.update(p.apply); err != nil {
@@ -249,20 +259,8 @@ type variantsPatch struct {
 }
 
 func (s *Server) adminPutVariants(w http.ResponseWriter, r *http.Request) {
-	body, tooLarge, err := readBody(r, maxAdminBody)
-	switch {
-	case tooLarge:
-		writeError(w, statusError(http.StatusRequestEntityTooLarge))
-		return
-	case err != nil:
-		writeError(w, badRequest("The request body could not be read."))
-		return
-	}
 	var p variantsPatch
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		writeError(w, badRequest("Invalid variants document: "+err.Error()))
+	if !readAdminJSON(w, r, "variants", &p) {
 		return
 	}
 	v := s.Variants()
