@@ -190,7 +190,11 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if dt {
 		// Data tables: the real per-token budget (300 requests a minute),
 		// which rows mode paces itself to, and import jobs for backlogs.
-		ecfg.Fixtures = tableFixtures()
+		fx, err := tableFixtures()
+		if err != nil {
+			return Summary{}, fmt.Errorf("demo: fixtures: %w", err)
+		}
+		ecfg.Fixtures = fx
 		ecfg.ImportProcessingTime = time.Second
 	} else {
 		ecfg.Schemas = map[string][]byte{SchemaName: []byte(Schema)}
@@ -367,7 +371,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 
 // tableFixtures seeds the emulator with the demo's data table and the
 // regions table its regionId references.
-func tableFixtures() []byte {
+func tableFixtures() ([]byte, error) {
 	rows := make([]map[string]any, Regions)
 	for i := range rows {
 		rows[i] = map[string]any{"key": fmt.Sprintf("region-%d", i), "name": fmt.Sprintf("Region %d", i)}
@@ -376,11 +380,7 @@ func tableFixtures() []byte {
 		{"name": "Regions", "schema": json.RawMessage(RegionsSchema), "rows": rows},
 		{"name": SchemaName, "schema": json.RawMessage(TableSchema)},
 	}}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		panic(err) // constant input
-	}
-	return b
+	return json.Marshal(doc)
 }
 
 func header(m kafka.Message, k string) string {
