@@ -2,7 +2,7 @@ GO      ?= go
 BIN     := bin/gcupsert
 PKGS    := ./...
 
-.PHONY: all build test vet demo demo-datatables e2e clean
+.PHONY: all build test vet demo demo-datatables e2e bench clean
 
 all: vet test build
 
@@ -35,6 +35,13 @@ demo-datatables:
 e2e:
 	scripts/kafka/kafka.sh install
 	$(GO) test -tags e2e -count=1 -p 1 -timeout 30m -v ./test/e2e/
+
+# Both performance regimes (worker cost; API-bound with the token budget)
+# and the sequential baseline; prints one table and writes
+# bench-results.json. A few minutes; BENCH_ARGS passes flags, e.g.
+# BENCH_ARGS="--only inproc --cpuprofile cpu.prof".
+bench: build
+	$(GO) run ./cmd/gcupsert-bench --bin $(BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf bin
