@@ -32,8 +32,8 @@ func Defaults() Options {
 		BaselineEvents: 50_000,
 		ChildEvents:    1_000_000,
 		Keys:           100_000,
-		APIWindow:      10 * time.Second,
-		APIRun:         60 * time.Second,
+		APIWindow:      60 * time.Second,
+		APIRun:         120 * time.Second,
 	}
 }
 
