@@ -104,7 +104,7 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 }
 
 // Committed returns group's committed offset per partition of topic; -1
-// where none is committed.
+// where none is committed (also before the group exists).
 func Committed(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
 	parts, err := Partitions(ctx, brokers, topic)
 	if err != nil {
@@ -114,12 +114,15 @@ func Committed(ctx context.Context, brokers []string, group, topic string) (map[
 	if err != nil {
 		return nil, err
 	}
-	if res.Error != nil {
-		return nil, res.Error
-	}
 	out := map[int]int64{}
 	for _, p := range parts {
 		out[p] = -1
+	}
+	if errors.Is(res.Error, kafka.GroupIdNotFound) {
+		return out, nil // the group has not been created yet: nothing committed
+	}
+	if res.Error != nil {
+		return nil, res.Error
 	}
 	for _, po := range res.Topics[topic] {
 		if po.Error != nil {
