@@ -66,7 +66,7 @@ func outcomes(b *batch, res upsert.Result, t Target, workerID string, latency ti
 			}
 			out.Syncs = append(out.Syncs, sink.Sync{
 				BatchID: id, Key: e.recKey, Operation: o.Status.String(),
-				Target: t.Name(), Schema: t.Schema(), Record: o.Written, Source: src, Time: now,
+				Target: t.Name(), Schema: t.Schema(), Record: o.Written, RecordJSON: o.WrittenJSON, Source: src, Time: now,
 			})
 			continue
 		}

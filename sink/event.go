@@ -99,7 +99,10 @@ type Sync struct {
 	Target, Schema string
 	// Record is the record as written; nil (JSON null) for a delete.
 	Record map[string]any
-	Source Source
+	// RecordJSON, when set, is the record as written as a JSON object (as
+	// the API returned it), used instead of Record.
+	RecordJSON json.RawMessage
+	Source     Source
 	// Time defaults to the publisher's clock when published.
 	Time time.Time
 }
@@ -232,7 +235,7 @@ func (s Sync) Message() kafka.Message {
 	m, err := s.encode()
 	if err != nil {
 		r := s
-		r.Record = nil
+		r.Record, r.RecordJSON = nil, nil
 		m, _ = r.encode()
 	}
 	return m
@@ -240,7 +243,10 @@ func (s Sync) Message() kafka.Message {
 
 func (s Sync) encode() (kafka.Message, error) {
 	var rec any
-	if s.Record != nil {
+	switch {
+	case len(s.RecordJSON) > 0:
+		rec = s.RecordJSON
+	case s.Record != nil:
 		rec = s.Record
 	}
 	v := syncJSON{

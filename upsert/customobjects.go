@@ -271,13 +271,15 @@ type batch struct {
 func (b *batch) reject(i int, e *RecordError) {
 	b.outcomes[i].Status = StatusRejected
 	b.outcomes[i].Err = e
-	b.outcomes[i].Written = nil
+	b.outcomes[i].Written, b.outcomes[i].WrittenJSON = nil, nil
 	b.done[i] = true
 }
 
-func (b *batch) succeed(i int, s Status, written map[string]any) {
+// succeed records a success; the record as written is written, or raw (a
+// JSON object as the API returned it) when written is nil.
+func (b *batch) succeed(i int, s Status, written map[string]any, raw json.RawMessage) {
 	b.outcomes[i].Status = s
-	b.outcomes[i].Written = written
+	b.outcomes[i].Written, b.outcomes[i].WrittenJSON = written, raw
 	b.outcomes[i].Err = nil
 	b.done[i] = true
 }
@@ -536,9 +538,9 @@ func (t *CustomObjects) send(ctx context.Context, b *batch, idxs []int) error {
 }
 
 type recordResult struct {
-	ID     string         `json:"id"`
-	Status string         `json:"status"`
-	Record map[string]any `json:"record"`
+	ID     string          `json:"id"`
+	Status string          `json:"status"`
+	Record json.RawMessage `json:"record"`
 }
 
 // applyResults turns a 200 into outcomes. Results are matched by id, else
@@ -566,7 +568,7 @@ func (t *CustomObjects) applyResults(b *batch, idxs []int, body []byte) {
 			j = pos
 		}
 		if j < 0 {
-			b.succeed(i, StatusUpdated, sentRecord(b.items[i]))
+			b.succeed(i, StatusUpdated, sentRecord(b.items[i]), nil)
 			continue
 		}
 		r := parsed.Results[j]
@@ -574,11 +576,11 @@ func (t *CustomObjects) applyResults(b *batch, idxs []int, body []byte) {
 		if strings.EqualFold(r.Status, "created") {
 			status = StatusCreated
 		}
-		written := r.Record
-		if written == nil {
-			written = sentRecord(b.items[i])
+		if raw := bytes.TrimSpace(r.Record); len(raw) > 0 && raw[0] == '{' {
+			b.succeed(i, status, nil, raw)
+			continue
 		}
-		b.succeed(i, status, written)
+		b.succeed(i, status, sentRecord(b.items[i]), nil)
 	}
 }
 
@@ -596,7 +598,7 @@ func (t *CustomObjects) delete(ctx context.Context, b *batch, i int) error {
 	path := t.path + "/" + url.PathEscape(b.items[i].Record.Key)
 	_, err := t.c.do(ctx, b.call(http.MethodDelete, path, nil, []int{i}))
 	if err == nil {
-		b.succeed(i, StatusDeleted, nil)
+		b.succeed(i, StatusDeleted, nil, nil)
 		return nil
 	}
 	if cerr := ctx.Err(); cerr != nil {
@@ -611,7 +613,7 @@ func (t *CustomObjects) delete(ctx context.Context, b *batch, i int) error {
 		return nil
 	}
 	if se.Status == http.StatusNotFound {
-		b.succeed(i, StatusDeleted, nil)
+		b.succeed(i, StatusDeleted, nil, nil)
 		return nil
 	}
 	b.reject(i, wholeRecordError(se))

@@ -268,10 +268,10 @@ func TestResultsAndWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	o1, o2 := res.Outcomes[0], res.Outcomes[1]
-	if o1.Status != StatusCreated || o1.Written["name"] != "one" || o2.Status != StatusUpdated || o2.Written["id"] != "k2" {
+	if o1.Status != StatusCreated || o1.Record()["name"] != "one" || o2.Status != StatusUpdated || o2.Record()["id"] != "k2" {
 		t.Errorf("outcomes %+v %+v", o1, o2)
 	}
-	if got := fmt.Sprint(o2.Written["big"]); got != "12345678901234567" {
+	if got := fmt.Sprint(o2.Record()["big"]); got != "12345678901234567" {
 		t.Errorf("big number written as %s", got)
 	}
 	if res.Attempts != 1 || o1.Attempts != 1 || len(res.CorrelationIDs) != 1 || res.CorrelationIDs[0] != "corr-1" {

@@ -61,7 +61,7 @@ func ExampleCustomObjects_Upsert() {
 		return
 	}
 	for i, o := range res.Outcomes {
-		fmt.Println(items[i].Record.Key, o.Status, o.Written["customerName"], o.Attempts)
+		fmt.Println(items[i].Record.Key, o.Status, o.Record()["customerName"], o.Attempts)
 	}
 	fmt.Println(res.CorrelationIDs)
 	// Output:

@@ -1,6 +1,10 @@
 package upsert
 
-import "fmt"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
 
 // Op is what a change event asks for.
 type Op string
@@ -76,8 +80,13 @@ func (s Status) String() string {
 type Outcome struct {
 	Status Status
 	// Written is the record as written (key included) for created and
-	// updated records.
+	// updated records, when the target has it decoded.
 	Written map[string]any
+	// WrittenJSON is the record as written, as the JSON object the API
+	// returned, when the target kept it undecoded (customobjects does, so
+	// that sync events carry it without a decode and an encode). Record
+	// decodes it.
+	WrittenJSON json.RawMessage
 	// Err is set when Status is StatusRejected.
 	Err *RecordError
 	// Attempts is the number of HTTP requests that carried this record.
@@ -125,4 +134,20 @@ func (e *RecordError) Error() string {
 		return fmt.Sprintf("%s: %s (HTTP %d): %s", e.Class, e.Code, e.Status, e.Message)
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Class, e.Code, e.Message)
+}
+
+// Record returns the record as written: Written, or WrittenJSON decoded
+// (numbers as json.Number); nil when there is neither or WrittenJSON is not
+// a JSON object.
+func (o Outcome) Record() map[string]any {
+	if o.Written != nil || len(o.WrittenJSON) == 0 {
+		return o.Written
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(o.WrittenJSON))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	return m
 }
