@@ -49,11 +49,56 @@ func Produce(ctx context.Context, brokers []string, topic string, msgs []Message
 		for _, m := range msgs[i:j] {
 			out = append(out, kafka.Message{Partition: m.Partition, Key: m.Key, Value: m.Value, Headers: m.Headers})
 		}
-		if err := w.WriteMessages(ctx, out...); err != nil {
+		if err := writeRetrying(ctx, w, out); err != nil {
 			return fmt.Errorf("produce to %s: %w", topic, err)
 		}
 	}
 	return nil
+}
+
+// writeRetrying writes msgs, sending again only the messages that failed
+// with a temporary error (a new topic whose leaders are still being
+// elected answers "not leader for partition" for a moment), for up to 10 s.
+func writeRetrying(ctx context.Context, w *kafka.Writer, msgs []kafka.Message) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		var failed []kafka.Message
+		var we kafka.WriteErrors
+		switch {
+		case errors.As(err, &we):
+			for i, e := range we {
+				if e == nil {
+					continue
+				}
+				if !isTemporary(e) {
+					return err
+				}
+				failed = append(failed, msgs[i])
+			}
+		case isTemporary(err):
+			failed = msgs
+		default:
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		msgs = failed
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
 }
 
 // Partitions returns the partition ids of topic.
