@@ -124,8 +124,35 @@ func Partitions(ctx context.Context, brokers []string, topic string) ([]int, err
 	return nil, fmt.Errorf("topic %s not found", topic)
 }
 
-// EndOffsets returns the next offset to be written, per partition.
+// EndOffsets returns the next offset to be written, per partition. A
+// temporary error (a new topic's leader still being elected) is retried for
+// up to 10 s.
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
+	var out map[int]int64
+	err := retryTemporary(ctx, func() (err error) {
+		out, err = endOffsets(ctx, brokers, topic)
+		return err
+	})
+	return out, err
+}
+
+// retryTemporary calls fn until it succeeds, fails for good, or 10 s pass.
+func retryTemporary(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		if err == nil || !isTemporary(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func endOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
 	parts, err := Partitions(ctx, brokers, topic)
 	if err != nil {
 		return nil, err
@@ -149,8 +176,18 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 }
 
 // Committed returns group's committed offset per partition of topic; -1
-// where none is committed (also before the group exists).
+// where none is committed (also before the group exists). Temporary errors
+// are retried for up to 10 s.
 func Committed(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+	var out map[int]int64
+	err := retryTemporary(ctx, func() (err error) {
+		out, err = committed(ctx, brokers, group, topic)
+		return err
+	})
+	return out, err
+}
+
+func committed(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
 	parts, err := Partitions(ctx, brokers, topic)
 	if err != nil {
 		return nil, err
