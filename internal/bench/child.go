@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gcupsert/gcupsert/emulator"
 	"github.com/gcupsert/gcupsert/internal/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
 )
@@ -71,22 +70,12 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 			return nil, err
 		}
 	}
-	cluster, err := newCluster(o.Partitions)
+	stack, err := newCostStack(o.Partitions, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	api, err := newAPI(emulator.Config{Schemas: map[string][]byte{tableName: []byte(demo.Schema)},
-		UniqueFields: map[string][]string{tableName: {"accountNumber"}}, DisableRateLimit: true})
-	if err != nil {
-		return nil, err
-	}
-	defer api.Close()
-	schemaFile, err := writeSchema(dir)
-	if err != nil {
-		return nil, err
-	}
+	defer stack.Close()
+	brokers, api, schemaFile := stack.brokers, stack.api, stack.schemaFile
 	o.logf("worker-child: producing %d events to %d partitions", o.ChildEvents, o.Partitions)
 	const chunk = 100_000
 	for i := 0; i < o.ChildEvents; i += chunk {

@@ -10,8 +10,6 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/gcupsert/gcupsert/emulator"
-	"github.com/gcupsert/gcupsert/internal/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
 )
 
@@ -53,22 +51,12 @@ func (o *Options) logf(format string, args ...any) {
 // an emulator with no latency and no rate limit, then the sequential
 // baseline on the same emulator.
 func inProc(ctx context.Context, o *Options, dir string) ([]Result, error) {
-	cluster, err := newCluster(o.Partitions)
+	stack, err := newCostStack(o.Partitions, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	api, err := newAPI(emulator.Config{Schemas: map[string][]byte{tableName: []byte(demo.Schema)},
-		UniqueFields: map[string][]string{tableName: {"accountNumber"}}, DisableRateLimit: true})
-	if err != nil {
-		return nil, err
-	}
-	defer api.Close()
-	schemaFile, err := writeSchema(dir)
-	if err != nil {
-		return nil, err
-	}
+	defer stack.Close()
+	brokers, api, schemaFile := stack.brokers, stack.api, stack.schemaFile
 	o.logf("worker-inproc: producing %d events to %d partitions", o.InProcEvents, o.Partitions)
 	msgs := Stream(o.InProcEvents, o.Keys, o.Partitions, "r1")
 	if err := produce(ctx, brokers, msgs); err != nil {

@@ -149,3 +149,37 @@ func tableFixtures() []byte {
 	b, _ := json.Marshal(doc)
 	return b
 }
+
+// costStack is the regime-1 setting: an embedded broker and an emulator with
+// no latency and no rate limit, and the schema file the worker reads.
+type costStack struct {
+	cluster    *kfake.Cluster
+	brokers    []string
+	api        *apiServer
+	schemaFile string
+}
+
+func newCostStack(partitions int, dir string) (*costStack, error) {
+	cluster, err := newCluster(partitions)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(emulator.Config{Schemas: map[string][]byte{tableName: []byte(demo.Schema)},
+		UniqueFields: map[string][]string{tableName: {"accountNumber"}}, DisableRateLimit: true})
+	if err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	schemaFile, err := writeSchema(dir)
+	if err != nil {
+		api.Close()
+		cluster.Close()
+		return nil, err
+	}
+	return &costStack{cluster: cluster, brokers: cluster.ListenAddrs(), api: api, schemaFile: schemaFile}, nil
+}
+
+func (s *costStack) Close() {
+	s.api.Close()
+	s.cluster.Close()
+}
