@@ -452,12 +452,8 @@ func (s *Server) handleRowsList(w http.ResponseWriter, r *http.Request) {
 	}
 	brief, _ := boolParam(q, "showbrief", true)
 	d := s.tables
-	d.mu.Lock()
-	d.settle()
-	t, ok := d.tables[id]
+	t, ok := d.lockTable(w, id)
 	if !ok {
-		d.mu.Unlock()
-		writeError(w, tableNotFound(id))
 		return
 	}
 	keys := make([]string, 0, len(t.rows))
@@ -494,6 +490,21 @@ func (s *Server) readRow(w http.ResponseWriter, r *http.Request) (map[string]any
 	return obj, true
 }
 
+// lockTable locks d, completes due import jobs and finds table id. When the
+// table is missing it unlocks, answers 404 and returns false; otherwise the
+// caller holds the lock and must unlock it.
+func (d *dataTables) lockTable(w http.ResponseWriter, id string) (*dtTable, bool) {
+	d.mu.Lock()
+	d.settle()
+	t, ok := d.tables[id]
+	if !ok {
+		d.mu.Unlock()
+		writeError(w, tableNotFound(id))
+		return nil, false
+	}
+	return t, true
+}
+
 func (s *Server) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
 	d := s.tables
@@ -508,14 +519,11 @@ func (s *Server) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.settle()
-	t, ok := d.tables[id]
+	t, ok := d.lockTable(w, id)
 	if !ok {
-		writeError(w, tableNotFound(id))
 		return
 	}
+	defer d.mu.Unlock()
 	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
 	if eb != nil {
 		writeError(w, *eb)
@@ -565,14 +573,11 @@ func (s *Server) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 			ErrorDetail{ErrorCode: "key.mismatch", FieldName: keyField, EntityID: key}))
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.settle()
-	t, ok := d.tables[id]
+	t, ok := d.lockTable(w, id)
 	if !ok {
-		writeError(w, tableNotFound(id))
 		return
 	}
+	defer d.mu.Unlock()
 	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
 	if eb != nil {
 		writeError(w, *eb)
@@ -600,12 +605,8 @@ func (s *Server) handleRowGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := s.tables
-	d.mu.Lock()
-	d.settle()
-	t, ok := d.tables[id]
+	t, ok := d.lockTable(w, id)
 	if !ok {
-		d.mu.Unlock()
-		writeError(w, tableNotFound(id))
 		return
 	}
 	row, found := t.rows[key]

@@ -322,12 +322,8 @@ func (s *Server) handleImportList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := s.tables
-	d.mu.Lock()
-	d.settle()
-	t, ok := d.tables[id]
+	t, ok := d.lockTable(w, id)
 	if !ok {
-		d.mu.Unlock()
-		writeError(w, tableNotFound(id))
 		return
 	}
 	jobs := slices.Clone(t.jobs)
