@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gcupsert/gcupsert/internal/kafkaconn"
 )
 
 // Duration is a time.Duration read from strings such as "200ms" or "2m".
@@ -563,4 +565,20 @@ func toSnake(s string) string {
 		b.WriteRune(r)
 	}
 	return strings.ToLower(b.String())
+}
+
+// Security builds the TLS and SASL settings every Kafka client of the
+// worker shares; errors name the key at fault.
+func (k Kafka) Security() (kafkaconn.Security, error) {
+	sec, err := kafkaconn.New(kafkaconn.Settings{
+		TLS: kafkaconn.TLS{
+			Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile, KeyFile: k.TLS.KeyFile,
+			ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify,
+		},
+		SASL: kafkaconn.SASL{Mechanism: kafkaconn.Mechanism(k.SASL.Mechanism), Username: k.SASL.Username, Password: string(k.SASL.Password)},
+	})
+	if err != nil {
+		return sec, fmt.Errorf("kafka.%w", err)
+	}
+	return sec, nil
 }

@@ -1,8 +1,6 @@
 package consumer
 
-import (
-	"github.com/gcupsert/gcupsert/upsert"
-)
+import "github.com/gcupsert/gcupsert/change"
 
 // entryKind says what became of one source message inside a batch.
 type entryKind int
@@ -13,19 +11,15 @@ const (
 	entryCollapsed                  // superseded by a newer event of the same key in the batch
 )
 
-// entry is one source message of a batch, in offset order.
+// entry is one source message of a batch, in offset order. Its Outcome is
+// set when it is rejected or collapsed, and for an entryItem once the
+// target answered.
 type entry struct {
-	offset int64
-	key    []byte
-	value  []byte
-	kind   entryKind
-	item   int                 // index into batch.items while the batch is built
-	err    *upsert.RecordError // for entryRejected
-	by     int64               // for entryCollapsed: the offset that superseded it
-	prev   int                 // the entry this one superseded, -1 if none
-	recKey string              // record key, for entryItem
-	// outcome is what the target did with an entryItem.
-	outcome *upsert.Outcome
+	change.Entry
+	kind entryKind
+	item int   // index into batch.items while the batch is built
+	by   int64 // for entryCollapsed: the offset that superseded it
+	prev int   // the entry this one superseded, -1 if none
 }
 
 // batch is a contiguous range of one partition's offsets and the items to
@@ -35,7 +29,7 @@ type batch struct {
 	topic     string
 	partition int
 	entries   []entry
-	items     []upsert.Item
+	items     []change.Item
 	itemEntry []int          // items[i] came from entries[itemEntry[i]]
 	byKey     map[string]int // record key -> index into items
 	itemBytes int            // sum of the items' encoded sizes
@@ -45,7 +39,7 @@ type batch struct {
 
 // batchLimits bounds a batch.
 type batchLimits struct {
-	target      upsert.Limits
+	target      change.Limits
 	maxRecords  int // items per request (<= target.MaxRecords)
 	maxBytes    int // request body bytes (<= target.MaxBytes)
 	maxEntries  int // source messages per batch, items or not
@@ -58,8 +52,8 @@ func newBatch(topic string, partition int) *batch {
 
 func (b *batch) empty() bool { return len(b.entries) == 0 }
 
-func (b *batch) first() int64 { return b.entries[0].offset }
-func (b *batch) last() int64  { return b.entries[len(b.entries)-1].offset }
+func (b *batch) first() int64 { return b.entries[0].Offset }
+func (b *batch) last() int64  { return b.entries[len(b.entries)-1].Offset }
 
 // bodySize is the size of the request body the items would make.
 func (b *batch) bodySize(l batchLimits) int {
@@ -95,8 +89,8 @@ func (b *batch) full(l batchLimits) bool {
 
 // addItem adds a prepared record; an earlier item of the same key is
 // collapsed into it.
-func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
-	e := entry{offset: offset, key: key, value: value, kind: entryItem, prev: -1, recKey: it.Record.Key}
+func (b *batch) addItem(offset int64, key, value []byte, it change.Item) {
+	e := entry{Entry: change.Entry{Offset: offset, Key: key, Value: value, RecordKey: it.Record.Key, Op: it.Record.Op}, kind: entryItem, prev: -1}
 	b.retained += len(key) + len(value)
 	if i, ok := b.byKey[it.Record.Key]; ok {
 		// The older event is superseded. The newer one keeps the key's place,
@@ -105,6 +99,7 @@ func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
 		e.prev = b.itemEntry[i]
 		old := &b.entries[b.itemEntry[i]]
 		old.kind, old.by = entryCollapsed, offset
+		old.Outcome = change.Outcome{Status: change.StatusCollapsed}
 		b.itemBytes += it.Size() - b.items[i].Size()
 		b.items[i] = it
 		b.itemEntry[i] = len(b.entries)
@@ -120,8 +115,13 @@ func (b *batch) addItem(offset int64, key, value []byte, it upsert.Item) {
 	b.entries = append(b.entries, e)
 }
 
-// addRejected adds a message that was rejected before sending.
-func (b *batch) addRejected(offset int64, key, value []byte, err *upsert.RecordError) {
+// addRejected adds a message that was rejected before sending; rec is what
+// decoding gave, if anything.
+func (b *batch) addRejected(offset int64, key, value []byte, rec change.Record, err *change.RecordError) {
 	b.retained += len(key) + len(value)
-	b.entries = append(b.entries, entry{offset: offset, key: key, value: value, kind: entryRejected, err: err, prev: -1})
+	b.entries = append(b.entries, entry{
+		Entry: change.Entry{Offset: offset, Key: key, Value: value, RecordKey: rec.Key, Op: rec.Op,
+			Outcome: change.Outcome{Status: change.StatusRejected, Err: err}},
+		kind: entryRejected, prev: -1,
+	})
 }

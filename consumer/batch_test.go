@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/gcupsert/gcupsert/change"
 )
 
 func testLimits(records, bytes int) batchLimits {
-	tl := upsert.Limits{MaxRecords: records, MaxBytes: bytes, Overhead: len(`{"records":[]}`), Separator: 1}
+	tl := change.Limits{MaxRecords: records, MaxBytes: bytes, Overhead: len(`{"records":[]}`), Separator: 1}
 	return batchLimits{target: tl, maxRecords: records, maxBytes: bytes, maxEntries: 1000, maxRetained: 1 << 30}
 }
 
-func item(key string, size int) upsert.Item {
+func item(key string, size int) change.Item {
 	body := make([]byte, size)
-	return upsert.Item{Record: upsert.Record{Key: key, Op: upsert.OpUpsert}, Body: body}
+	return change.Item{Record: change.Record{Key: key, Op: change.OpUpsert}, Body: body}
 }
 
 func TestBatchBoundByRecords(t *testing.T) {
@@ -62,7 +62,7 @@ func TestBatchCollapsesToNewest(t *testing.T) {
 	b := newBatch("t", 2)
 	b.addItem(10, []byte("a"), nil, item("a", 5))
 	b.addItem(11, []byte("b"), nil, item("b", 6))
-	b.addRejected(12, []byte("x"), []byte("junk"), &upsert.RecordError{Class: "decode", Code: "invalid.json"})
+	b.addRejected(12, []byte("x"), []byte("junk"), change.Record{}, &change.RecordError{Class: "decode", Code: "invalid.json"})
 	b.addItem(13, []byte("a"), nil, item("a", 7))
 	if len(b.items) != 2 || len(b.entries) != 4 {
 		t.Fatalf("items %d entries %d", len(b.items), len(b.entries))
@@ -91,8 +91,8 @@ func TestBatchBoundByEntries(t *testing.T) {
 	l := testLimits(100, 1<<20)
 	l.maxEntries = 2
 	b := newBatch("t", 0)
-	b.addRejected(0, nil, nil, &upsert.RecordError{})
-	b.addRejected(1, nil, nil, &upsert.RecordError{})
+	b.addRejected(0, nil, nil, change.Record{}, &change.RecordError{})
+	b.addRejected(1, nil, nil, change.Record{}, &change.RecordError{})
 	if !b.full(l) || b.fits(l, "", -1, 0) {
 		t.Fatal("entry bound not applied")
 	}

@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/gcupsert/gcupsert/change"
 )
 
 // BenchmarkBatchFill measures batching: sizing (fits) and adding 100
 // prepared items of about 180 bytes, including one collapse, per batch.
 func BenchmarkBatchFill(b *testing.B) {
 	l := batchLimits{
-		target:     upsert.Limits{MaxRecords: 100, MaxBytes: 2 << 20, Overhead: 13, Separator: 1},
+		target:     change.Limits{MaxRecords: 100, MaxBytes: 2 << 20, Overhead: 13, Separator: 1},
 		maxRecords: 100, maxBytes: 2 << 20, maxEntries: 1000, maxRetained: 8 << 20,
 	}
-	items := make([]upsert.Item, 100)
+	items := make([]change.Item, 100)
 	keys := make([][]byte, 100)
 	value := make([]byte, 200)
 	for i := range items {
@@ -23,7 +23,7 @@ func BenchmarkBatchFill(b *testing.B) {
 			k = "acc-000000" // collapses into the first
 		}
 		keys[i] = []byte(k)
-		items[i] = upsert.Item{Record: upsert.Record{Key: k, Op: upsert.OpUpsert}, Body: make([]byte, 180)}
+		items[i] = change.Item{Record: change.Record{Key: k, Op: change.OpUpsert}, Body: make([]byte, 180)}
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -36,19 +36,6 @@ func BenchmarkBatchFill(b *testing.B) {
 		}
 		if len(cur.items) != 99 || cur.bodySize(l) <= 0 {
 			b.Fatalf("%d items", len(cur.items))
-		}
-	}
-}
-
-// BenchmarkDecodeRejected measures the decoding of an envelope that is
-// rejected (unknown op), the path every invalid event takes.
-func BenchmarkDecodeRejected(b *testing.B) {
-	key := []byte("acc-000123")
-	value := []byte(`{"op":"merge","key":"acc-000123","data":{"customerName":"Acme 123","accountNumber":"AN-000123"}}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(key, value); err == nil {
-			b.Fatal("accepted")
 		}
 	}
 }

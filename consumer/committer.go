@@ -23,7 +23,7 @@ type committer struct {
 	interval time.Duration
 	clock    clock.Clock
 	log      *slog.Logger
-	obs      Observer
+	hooks    hookSet
 
 	mu        sync.Mutex
 	pending   map[string]map[int]int64
@@ -31,9 +31,9 @@ type committer struct {
 	kick      chan struct{}
 }
 
-func newCommitter(gen offsetCommitter, interval time.Duration, c clock.Clock, log *slog.Logger, obs Observer) *committer {
+func newCommitter(gen offsetCommitter, interval time.Duration, c clock.Clock, log *slog.Logger, hooks hookSet) *committer {
 	return &committer{
-		gen: gen, interval: interval, clock: c, log: log, obs: obs,
+		gen: gen, interval: interval, clock: c, log: log, hooks: hooks,
 		pending:   map[string]map[int]int64{},
 		committed: map[string]map[int]int64{},
 		kick:      make(chan struct{}, 1),
@@ -72,7 +72,7 @@ func (c *committer) run(ctx context.Context) {
 			return
 		}
 		if err := c.flush(); err != nil {
-			c.log.Warn("offset commit failed; will retry", "err", err)
+			c.log.Warn("offset commit failed; will retry", "error", err)
 		}
 	}
 }
@@ -98,7 +98,9 @@ func (c *committer) flush() error {
 	}
 	start := c.clock.Now()
 	if err := c.gen.CommitOffsets(todo); err != nil {
-		c.obs.CommitFailed(err)
+		for _, h := range c.hooks.failed {
+			h.OnCommitFailed(err)
+		}
 		return err
 	}
 	took := c.clock.Now().Sub(start)
@@ -116,7 +118,9 @@ func (c *committer) flush() error {
 	c.mu.Unlock()
 	for topic, parts := range todo {
 		for p, off := range parts {
-			c.obs.Committed(topic, p, off, took)
+			for _, h := range c.hooks.committed {
+				h.OnCommitted(topic, p, off, took)
+			}
 		}
 	}
 	return nil

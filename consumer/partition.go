@@ -2,14 +2,13 @@ package consumer
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/internal/clock"
-	"github.com/gcupsert/gcupsert/upsert"
 )
 
 // partitionWorker owns one assigned partition for one generation.
@@ -18,10 +17,16 @@ type partitionWorker struct {
 	topic     string
 	partition int
 	start     int64
-	target    Target
-	decoder   Decoder
+	route     Route
 	commit    func(topic string, partition int, next int64)
 	log       *slog.Logger
+}
+
+func (c *Consumer) newPartitionWorker(topic string, partition int, start int64, commit func(string, int, int64)) *partitionWorker {
+	return &partitionWorker{
+		c: c, topic: topic, partition: partition, start: start, route: c.cfg.Routes[topic], commit: commit,
+		log: c.log.With("topic", topic, "partition", partition),
+	}
 }
 
 // sent is what the sender goroutine reports back.
@@ -31,7 +36,7 @@ type sent struct {
 }
 
 func (w *partitionWorker) limits() batchLimits {
-	tl := w.target.Limits()
+	tl := w.route.Target.Limits()
 	l := batchLimits{target: tl, maxRecords: tl.MaxRecords, maxBytes: tl.MaxBytes}
 	if m := w.c.cfg.MaxRecords; m > 0 && m < l.maxRecords {
 		l.maxRecords = m
@@ -39,10 +44,7 @@ func (w *partitionWorker) limits() batchLimits {
 	if m := w.c.cfg.MaxBytes; m > 0 && m < l.maxBytes {
 		l.maxBytes = m
 	}
-	l.maxEntries = 10 * l.maxRecords
-	if l.maxEntries < 1000 {
-		l.maxEntries = 1000
-	}
+	l.maxEntries = max(10*l.maxRecords, 1000)
 	l.maxRetained = 4 * l.maxBytes
 	return l
 }
@@ -52,7 +54,6 @@ func (w *partitionWorker) limits() batchLimits {
 // abandoned uncommitted.
 func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
 	cfg := w.c.cfg
-	w.log = w.c.log.With("topic", w.topic, "partition", w.partition)
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.Brokers,
 		Topic:          w.topic,
@@ -66,40 +67,46 @@ func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
 	})
 	defer r.Close()
 	if err := r.SetOffset(w.start); err != nil {
-		w.log.Error("cannot position the partition reader", "offset", w.start, "err", err)
+		w.log.Error("cannot position the partition reader", "offset", w.start, "error", err)
 		return
 	}
-
 	msgs := make(chan kafka.Message, 64)
 	fetchDone := make(chan struct{})
 	go func() {
 		defer close(fetchDone)
-		defer close(msgs)
-		for {
-			m, err := r.FetchMessage(fetchCtx)
-			if err != nil {
-				if fetchCtx.Err() != nil {
-					return
-				}
-				w.log.Warn("fetch failed; retrying", "err", err)
-				if clock.Sleep(fetchCtx, cfg.Clock, time.Second) != nil {
-					return
-				}
-				continue
-			}
-			select {
-			case msgs <- m:
-			case <-fetchCtx.Done():
-				return
-			}
-		}
+		w.fetch(fetchCtx, r, msgs)
 	}()
 	defer func() { <-fetchDone }()
-	w.loop(msgs, workCtx)
+	w.loop(workCtx, msgs)
+}
+
+// fetch reads messages into msgs until ctx ends, then closes msgs.
+func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, msgs chan<- kafka.Message) {
+	defer close(msgs)
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.log.Warn("fetch failed; retrying", "error", err)
+			if clock.Sleep(ctx, w.c.cfg.Clock, time.Second) != nil {
+				return
+			}
+			continue
+		}
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // loop batches messages and hands full or lingered batches to the sender.
-func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Context) {
+// It returns when msgs is closed (after the in-flight batch finished) or
+// when workCtx ends.
+func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafka.Message) {
 	l := w.limits()
 	cur := newBatch(w.topic, w.partition)
 	var (
@@ -120,23 +127,8 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 	defer stopLinger()
 	// add places m into cur and reports whether it fit.
 	add := func(m kafka.Message) bool {
-		rec, derr := w.decoder.Decode(m.Key, m.Value)
-		var it upsert.Item
-		if derr == nil {
-			it, derr = w.target.Prepare(rec)
-		}
-		raw := len(m.Key) + len(m.Value)
-		size := -1
-		if derr == nil {
-			size = it.Size()
-		}
-		if !cur.fits(l, rec.Key, size, raw) {
+		if !w.add(l, cur, m) {
 			return false
-		}
-		if derr != nil {
-			cur.addRejected(m.Offset, m.Key, m.Value, derr)
-		} else {
-			cur.addItem(m.Offset, m.Key, m.Value, it)
 		}
 		if linger == nil && !lingered {
 			if w.c.cfg.Linger <= 0 {
@@ -181,7 +173,9 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 			}
 			expected = m.Offset + 1
 			if m.HighWaterMark > 0 {
-				w.c.cfg.Observer.Fetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
+				for _, h := range w.c.hooks.fetched {
+					h.OnFetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
+				}
 			}
 			if !add(m) {
 				carry = &m
@@ -191,8 +185,8 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 		case s := <-inflight:
 			inflight = nil
 			if s.err != nil {
-				// The generation ended or the drain timed out: stop without
-				// committing past the failed batch.
+				// The generation ended, the drain timed out or the consumer
+				// stopped: stop without committing past the failed batch.
 				return
 			}
 			w.commit(w.topic, w.partition, s.next)
@@ -205,145 +199,26 @@ func (w *partitionWorker) loop(msgs <-chan kafka.Message, workCtx context.Contex
 	}
 }
 
-// upsertItems sends items until the target gives every one an outcome,
-// retrying a batch with no outcome after BatchPause until ctx ends.
-func (w *partitionWorker) upsertItems(ctx context.Context, b *batch, items []upsert.Item) (upsert.Result, error) {
-	cfg := w.c.cfg
-	for {
-		res, err := w.target.Upsert(ctx, items)
-		if err == nil && len(res.Outcomes) != len(items) {
-			err = fmt.Errorf("target returned %d outcomes for %d records", len(res.Outcomes), len(items))
-		}
-		if err == nil {
-			return res, nil
-		}
-		if ctx.Err() != nil {
-			return upsert.Result{}, ctx.Err()
-		}
-		lvl := slog.LevelWarn
-		if !upsert.IsRetryable(err) {
-			lvl = slog.LevelError
-		}
-		w.log.Log(ctx, lvl, "batch has no outcome yet; retrying it, nothing past it is committed",
-			"first_offset", b.first(), "last_offset", b.last(), "records", len(items), "pause", cfg.BatchPause, "err", err)
-		cfg.Observer.BatchRetry(w.topic, w.partition, "upsert", err)
-		if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
-			return upsert.Result{}, err
-		}
+// add decodes and prepares m and places it into cur, or reports that it
+// does not fit.
+func (w *partitionWorker) add(l batchLimits, cur *batch, m kafka.Message) bool {
+	rec, rerr := w.route.Decoder.Decode(m.Key, m.Value)
+	var it change.Item
+	if rerr == nil {
+		it, rerr = w.route.Target.Prepare(rec)
 	}
-}
-
-// revive undoes a collapse whose newer event was rejected: the event it
-// superseded is sent after all, so that a rejected event never hides an
-// earlier valid one of the same key. It repeats down the chain of
-// superseded events while they are rejected too.
-func (w *partitionWorker) revive(ctx context.Context, b *batch, res *upsert.Result) error {
-	var pending []int // entries rejected by the target that superseded another
-	for i := range b.entries {
-		if e := &b.entries[i]; e.kind == entryItem && e.outcome.Status == upsert.StatusRejected && e.prev >= 0 {
-			pending = append(pending, i)
-		}
+	raw := len(m.Key) + len(m.Value)
+	size := -1
+	if rerr == nil {
+		size = it.Size()
 	}
-	for len(pending) > 0 {
-		var items []upsert.Item
-		var idx, next []int
-		for _, ei := range pending {
-			p := b.entries[ei].prev
-			pe := &b.entries[p]
-			rec, rerr := w.decoder.Decode(pe.key, pe.value)
-			var it upsert.Item
-			if rerr == nil {
-				it, rerr = w.target.Prepare(rec)
-			}
-			pe.kind, pe.recKey = entryItem, rec.Key
-			if rerr != nil {
-				pe.outcome = &upsert.Outcome{Status: upsert.StatusRejected, Err: rerr}
-				if pe.prev >= 0 {
-					next = append(next, p)
-				}
-				continue
-			}
-			items = append(items, it)
-			idx = append(idx, p)
-		}
-		if len(items) > 0 {
-			r, err := w.upsertItems(ctx, b, items)
-			if err != nil {
-				return err
-			}
-			res.Attempts += r.Attempts
-			res.CorrelationIDs = append(res.CorrelationIDs, r.CorrelationIDs...)
-			for j, p := range idx {
-				o := r.Outcomes[j]
-				b.entries[p].outcome = &o
-				if o.Status == upsert.StatusRejected && b.entries[p].prev >= 0 {
-					next = append(next, p)
-				}
-			}
-		}
-		pending = next
+	if !cur.fits(l, rec.Key, size, raw) {
+		return false
 	}
-	return nil
-}
-
-// send upserts a batch, publishes its events and reports the offset to
-// commit. It retries transient failures after BatchPause until ctx ends.
-func (w *partitionWorker) send(ctx context.Context, b *batch, done chan<- sent) {
-	w.c.cfg.Observer.BatchStarted(w.topic, w.partition)
-	next, err := w.sendBatch(ctx, b)
-	if err != nil {
-		w.c.cfg.Observer.BatchAbandoned(w.topic, w.partition)
+	if rerr != nil {
+		cur.addRejected(m.Offset, m.Key, m.Value, rec, rerr)
+	} else {
+		cur.addItem(m.Offset, m.Key, m.Value, it)
 	}
-	done <- sent{next: next, err: err}
-}
-
-func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error) {
-	cfg := w.c.cfg
-	select {
-	case w.c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	defer func() { <-w.c.sem }()
-
-	start := cfg.Clock.Now()
-	var res upsert.Result
-	if len(b.items) > 0 {
-		var err error
-		if res, err = w.upsertItems(ctx, b, b.items); err != nil {
-			return 0, err
-		}
-		for i := range b.entries {
-			if e := &b.entries[i]; e.kind == entryItem {
-				e.outcome = &res.Outcomes[e.item]
-			}
-		}
-		if err := w.revive(ctx, b, &res); err != nil {
-			return 0, err
-		}
-	}
-	latency := cfg.Clock.Now().Sub(start)
-	events, rep := outcomes(b, res, w.target, cfg.WorkerID, latency, cfg.Clock.Now())
-	for {
-		err := w.c.pub.Publish(ctx, events)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		// The records have their outcomes; only the events are missing.
-		// Publishing them again is safe (deterministic ids), and nothing is
-		// committed until it works.
-		w.log.Error("outbound events not acknowledged; retrying them, nothing past the batch is committed",
-			"first_offset", b.first(), "last_offset", b.last(), "pause", cfg.BatchPause, "err", err)
-		cfg.Observer.BatchRetry(w.topic, w.partition, "publish", err)
-		if err := clock.Sleep(ctx, cfg.Clock, cfg.BatchPause); err != nil {
-			return 0, err
-		}
-	}
-	cfg.Observer.BatchDone(rep)
-	w.log.Debug("batch done", "first_offset", b.first(), "last_offset", b.last(), "records", rep.Records,
-		"created", rep.Created, "updated", rep.Updated, "deleted", rep.Deleted, "dead_letters", len(events.DeadLetters), "latency", latency)
-	return b.last() + 1, nil
+	return true
 }

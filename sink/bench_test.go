@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 // BenchmarkSyncEncode measures encoding one sync event with a typical
@@ -14,7 +16,7 @@ func BenchmarkSyncEncode(b *testing.B) {
 		Target: "customobjects", Schema: "customerAccounts",
 		Record: map[string]any{"id": "acc-000123", "customerName": "Customer 123", "accountNumber": "AN-000123",
 			"regionId": "region-4", "status": "active", "balance": 1234.5, "employees": 42.0, "conflictResolution": "upsert"},
-		Source: Source{Topic: "crm.accounts", Partition: 0, Offset: 123},
+		Source: change.Source{Topic: "crm.accounts", Partition: 0, Offset: 123},
 		Time:   time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC),
 	}
 	b.ReportAllocs()

@@ -1,13 +1,13 @@
 package sink
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -51,13 +51,6 @@ const (
 // and ends with "...".
 const MaxMessageHeader = 4096
 
-// Source is the position of one input message.
-type Source struct {
-	Topic     string
-	Partition int
-	Offset    int64
-}
-
 // Batch is everything published for one consumer batch: its audit event, a
 // sync event per record written and a dead letter per record rejected.
 type Batch struct {
@@ -66,18 +59,13 @@ type Batch struct {
 	DeadLetters []DeadLetter
 }
 
-// Counts are the per-outcome record counts of a batch.
-type Counts struct {
-	Records, Created, Updated, Deleted, DeadLettered, Collapsed int
-}
-
 // Audit describes one batch. Its event id is the batch id.
 type Audit struct {
 	// BatchID defaults to BatchID(Topic, Partition, FirstOffset, LastOffset).
 	BatchID        string
 	Target, Schema string
 	Status         string // StatusSuccess, StatusPartial or StatusFailed
-	Counts         Counts
+	Counts         change.Counts
 	Attempts       int
 	Latency        time.Duration
 	CorrelationIDs []string
@@ -102,7 +90,7 @@ type Sync struct {
 	// RecordJSON, when set, is the record as written as a JSON object (as
 	// the API returned it), used instead of Record.
 	RecordJSON json.RawMessage
-	Source     Source
+	Source     change.Source
 	// Time defaults to the publisher's clock when published.
 	Time time.Time
 }
@@ -112,16 +100,11 @@ type DeadLetter struct {
 	// Key and Value are the original message's, unchanged (Value is nil for
 	// a tombstone).
 	Key, Value []byte
-	Source     Source
-	Class      string
-	Code       string
-	Status     int // HTTP status, 0 when the record never reached the API
-	Message    string
-	// Fields names the offending fields; it is marshalled as a JSON array
-	// (nil gives [], a non-array value is wrapped in one).
-	Fields        any
-	CorrelationID string
-	Attempts      int
+	Source     change.Source
+	// Err says why: class, code, HTTP status (0 when the record never
+	// reached the API), message, fields and correlation id.
+	Err      change.RecordError
+	Attempts int
 	// Time defaults to the publisher's clock when published.
 	Time time.Time
 }
@@ -134,7 +117,7 @@ func BatchID(topic string, partition int, first, last int64) string {
 
 // EventID returns the id of the event about one input message:
 // "<topic>-<partition>-<offset>".
-func EventID(src Source) string {
+func EventID(src change.Source) string {
 	return src.Topic + "-" + strconv.Itoa(src.Partition) + "-" + strconv.FormatInt(src.Offset, 10)
 }
 
@@ -262,27 +245,10 @@ func (s Sync) encode() (kafka.Message, error) {
 	return kafka.Message{Key: []byte(s.Key), Value: b, Time: s.Time}, nil
 }
 
-// KafkaMessage encodes the dead letter: the original key and value, and the
-// gcupsert.* headers (all of them always present, in a fixed order). It is
-// the counterpart of Audit.Message and Sync.Message, named apart because the
-// Message field holds the error message. Fields that cannot be encoded as
-// JSON give "[]" here; Publish rejects such an event with ErrInvalidEvent
-// instead.
-func (d DeadLetter) KafkaMessage() kafka.Message {
-	m, err := d.encode()
-	if err != nil {
-		r := d
-		r.Fields = nil
-		m, _ = r.encode()
-	}
-	return m
-}
-
-func (d DeadLetter) encode() (kafka.Message, error) {
-	fields, err := fieldsJSON(d.Fields)
-	if err != nil {
-		return kafka.Message{}, fmt.Errorf("%w: dead letter %s: fields: %v", ErrInvalidEvent, EventID(d.Source), err)
-	}
+// Message encodes the dead letter: the original key and value, and the
+// gcupsert.* headers (all of them always present, in a fixed order).
+func (d DeadLetter) Message() kafka.Message {
+	fields, _ := json.Marshal(fieldsOrEmpty(d.Err.Fields)) // plain strings: cannot fail
 	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
 	return kafka.Message{
 		Key:   cloneBytes(d.Key),
@@ -291,19 +257,19 @@ func (d DeadLetter) encode() (kafka.Message, error) {
 		Headers: []kafka.Header{
 			h(HeaderVersion, strconv.Itoa(Version)),
 			h(HeaderEventID, EventID(d.Source)),
-			h(HeaderErrorClass, d.Class),
-			h(HeaderErrorCode, d.Code),
-			h(HeaderErrorStatus, strconv.Itoa(d.Status)),
-			h(HeaderErrorMessage, truncate(d.Message, MaxMessageHeader)),
+			h(HeaderErrorClass, d.Err.Class),
+			h(HeaderErrorCode, d.Err.Code),
+			h(HeaderErrorStatus, strconv.Itoa(d.Err.Status)),
+			h(HeaderErrorMessage, truncate(d.Err.Message, MaxMessageHeader)),
 			{Key: HeaderErrorFields, Value: fields},
-			h(HeaderCorrelationID, d.CorrelationID),
+			h(HeaderCorrelationID, d.Err.CorrelationID),
 			h(HeaderAttempts, strconv.Itoa(d.Attempts)),
 			h(HeaderSourceTopic, d.Source.Topic),
 			h(HeaderSourcePart, strconv.Itoa(d.Source.Partition)),
 			h(HeaderSourceOffset, strconv.FormatInt(d.Source.Offset, 10)),
 			h(HeaderTime, formatTime(d.Time)),
 		},
-	}, nil
+	}
 }
 
 // cloneBytes copies b, keeping nil as nil (a null key or value).
@@ -314,24 +280,11 @@ func cloneBytes(b []byte) []byte {
 	return append([]byte{}, b...)
 }
 
-// fieldsJSON marshals v as a JSON array.
-func fieldsJSON(v any) ([]byte, error) {
-	if v == nil {
-		return []byte("[]"), nil
+func fieldsOrEmpty(f []change.FieldError) []change.FieldError {
+	if f == nil {
+		return []change.FieldError{}
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		return []byte("[]"), nil
-	case len(b) > 0 && b[0] == '[':
-		return b, nil
-	default:
-		return append(append([]byte{'['}, b...), ']'), nil
-	}
+	return f
 }
 
 func truncate(s string, n int) string {

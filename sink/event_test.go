@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 var eventTime = time.Date(2026, 3, 4, 5, 6, 7, 891000000, time.FixedZone("X", 3600))
@@ -18,7 +20,7 @@ func TestIDs(t *testing.T) {
 	if got := BatchID("records", 2, 10, 19); got != "records-2-10-19" {
 		t.Errorf("BatchID = %q", got)
 	}
-	if got := EventID(Source{Topic: "my-topic", Partition: 0, Offset: 7}); got != "my-topic-0-7" {
+	if got := EventID(change.Source{Topic: "my-topic", Partition: 0, Offset: 7}); got != "my-topic-0-7" {
 		t.Errorf("EventID = %q", got)
 	}
 }
@@ -26,7 +28,7 @@ func TestIDs(t *testing.T) {
 func TestAuditMessage(t *testing.T) {
 	a := Audit{
 		Target: "customobjects", Schema: "account", Status: StatusPartial,
-		Counts:   Counts{Records: 5, Created: 1, Updated: 2, Deleted: 0, DeadLettered: 1, Collapsed: 1},
+		Counts:   change.Counts{Records: 5, Created: 1, Updated: 2, Deleted: 0, DeadLettered: 1, Collapsed: 1},
 		Attempts: 2, Latency: 1500 * time.Microsecond,
 		CorrelationIDs: []string{"c1", "c2"},
 		Topic:          "records", Partition: 1, FirstOffset: 100, LastOffset: 104,
@@ -65,7 +67,7 @@ func TestSyncMessage(t *testing.T) {
 		BatchID: "records-0-5-9", Key: "acc-1", Operation: OperationUpdated,
 		Target: "customobjects", Schema: "account",
 		Record: map[string]any{"id": "acc-1", "name": "Acme", "n": 3},
-		Source: Source{Topic: "records", Partition: 0, Offset: 7}, Time: eventTime,
+		Source: change.Source{Topic: "records", Partition: 0, Offset: 7}, Time: eventTime,
 	}
 	m := s.Message()
 	want := `{"version":1,"type":"sync","eventId":"records-0-7","batchId":"records-0-5-9","key":"acc-1",` +
@@ -105,18 +107,14 @@ func headerMap(t *testing.T, hs []kafka.Header) map[string]string {
 }
 
 func TestDeadLetterMessage(t *testing.T) {
-	type field struct {
-		FieldName string `json:"fieldName"`
-		ErrorCode string `json:"errorCode"`
-	}
 	d := DeadLetter{
 		Key: []byte("acc-9"), Value: []byte(`{"op":"upsert","key":"acc-9","data":{"x":1}} `),
-		Source: Source{Topic: "records", Partition: 2, Offset: 41},
-		Class:  "validation", Code: "schema.violation", Status: 400, Message: "field x: wrong type",
-		Fields:        []field{{"x", "type"}},
-		CorrelationID: "corr-1", Attempts: 3, Time: eventTime,
+		Source: change.Source{Topic: "records", Partition: 2, Offset: 41},
+		Err: change.RecordError{Class: "validation", Code: "schema.violation", Status: 400, Message: "field x: wrong type",
+			Fields: []change.FieldError{{Field: "x", Code: "type", Message: "want integer"}}, CorrelationID: "corr-1"},
+		Attempts: 3, Time: eventTime,
 	}
-	m := d.KafkaMessage()
+	m := d.Message()
 	if !bytes.Equal(m.Key, d.Key) || !bytes.Equal(m.Value, d.Value) {
 		t.Errorf("key/value changed: %q %q", m.Key, m.Value)
 	}
@@ -127,7 +125,7 @@ func TestDeadLetterMessage(t *testing.T) {
 		"gcupsert.error.code":           "schema.violation",
 		"gcupsert.error.status":         "400",
 		"gcupsert.error.message":        "field x: wrong type",
-		"gcupsert.error.fields":         `[{"fieldName":"x","errorCode":"type"}]`,
+		"gcupsert.error.fields":         `[{"field":"x","code":"type","message":"want integer"}]`,
 		"gcupsert.error.correlation.id": "corr-1",
 		"gcupsert.attempts":             "3",
 		"gcupsert.source.topic":         "records",
@@ -153,30 +151,14 @@ func TestDeadLetterMessage(t *testing.T) {
 
 	// A tombstone stays a tombstone.
 	d.Value = nil
-	if m := d.KafkaMessage(); m.Value != nil {
+	if m := d.Message(); m.Value != nil {
 		t.Errorf("tombstone value = %q, want nil", m.Value)
 	}
 }
 
-func TestFieldsJSON(t *testing.T) {
-	for _, tc := range []struct {
-		in   any
-		want string
-	}{
-		{nil, `[]`},
-		{[]string(nil), `[]`},
-		{[]string{}, `[]`},
-		{[]string{"a", "b"}, `["a","b"]`},
-		{map[string]string{"fieldName": "a"}, `[{"fieldName":"a"}]`},
-		{"a", `["a"]`},
-	} {
-		got, err := fieldsJSON(tc.in)
-		if err != nil || string(got) != tc.want {
-			t.Errorf("fieldsJSON(%#v) = %s, %v; want %s", tc.in, got, err, tc.want)
-		}
-	}
-	if _, err := fieldsJSON(func() {}); err == nil {
-		t.Error("fieldsJSON(func) succeeded")
+func TestDeadLetterFieldsAreAnArray(t *testing.T) {
+	if h := headerMap(t, DeadLetter{}.Message().Headers)[HeaderErrorFields]; h != "[]" {
+		t.Errorf("no fields: header %q, want []", h)
 	}
 }
 
@@ -189,8 +171,8 @@ func TestTruncate(t *testing.T) {
 	if len(got) > 10 || !utf8.ValidString(got) || !strings.HasSuffix(got, "...") {
 		t.Errorf("truncate = %q (%d bytes)", got, len(got))
 	}
-	d := DeadLetter{Message: strings.Repeat("x", MaxMessageHeader+100)}
-	if h := headerMap(t, d.KafkaMessage().Headers)[HeaderErrorMessage]; len(h) != MaxMessageHeader {
+	d := DeadLetter{Err: change.RecordError{Message: strings.Repeat("x", MaxMessageHeader+100)}}
+	if h := headerMap(t, d.Message().Headers)[HeaderErrorMessage]; len(h) != MaxMessageHeader {
 		t.Errorf("message header is %d bytes, want %d", len(h), MaxMessageHeader)
 	}
 }
@@ -239,12 +221,12 @@ func TestFailed(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	b := Batch{
 		Audit: Audit{Status: StatusSuccess, Topic: "t", FirstOffset: 1, LastOffset: 2, Time: eventTime},
-		Syncs: []Sync{{Key: "k", Operation: OperationCreated, Record: map[string]any{"b": 1, "a": []any{"x", 2.5}}, Source: Source{"t", 0, 1}, Time: eventTime}},
-		DeadLetters: []DeadLetter{{Key: []byte("k2"), Value: []byte("v"), Source: Source{"t", 0, 2},
-			Fields: []map[string]string{{"fieldName": "f"}}, Time: eventTime}},
+		Syncs: []Sync{{Key: "k", Operation: OperationCreated, Record: map[string]any{"b": 1, "a": []any{"x", 2.5}}, Source: change.Source{Topic: "t", Partition: 0, Offset: 1}, Time: eventTime}},
+		DeadLetters: []DeadLetter{{Key: []byte("k2"), Value: []byte("v"), Source: change.Source{Topic: "t", Partition: 0, Offset: 2},
+			Err: change.RecordError{Fields: []change.FieldError{{Field: "f"}}}, Time: eventTime}},
 	}
 	enc := func() []kafka.Message {
-		return []kafka.Message{b.Audit.Message(), b.Syncs[0].Message(), b.DeadLetters[0].KafkaMessage()}
+		return []kafka.Message{b.Audit.Message(), b.Syncs[0].Message(), b.DeadLetters[0].Message()}
 	}
 	first := enc()
 	for i := 0; i < 20; i++ {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/sink"
-	"github.com/gcupsert/gcupsert/upsert"
 )
 
 var schemaTime = time.Date(2026, 11, 27, 8, 0, 1, 250_000_000, time.FixedZone("CET", 3600))
@@ -30,7 +30,7 @@ func newValidator(t *testing.T) *sink.Validator {
 }
 
 func audits() map[string]sink.Audit {
-	base := func(status string, c sink.Counts) sink.Audit {
+	base := func(status string, c change.Counts) sink.Audit {
 		return sink.Audit{
 			Target: "customobjects", Schema: "customerAccounts", Status: status, Counts: c,
 			Attempts: 2, Latency: 37_500 * time.Microsecond, CorrelationIDs: []string{"0d6c-11", "0d6c-12"},
@@ -39,25 +39,25 @@ func audits() map[string]sink.Audit {
 		}
 	}
 	m := map[string]sink.Audit{
-		"success created":   base(sink.StatusSuccess, sink.Counts{Records: 3, Created: 3}),
-		"success mixed":     base(sink.StatusSuccess, sink.Counts{Records: 9, Created: 2, Updated: 3, Deleted: 2, Collapsed: 2}),
-		"partial":           base(sink.StatusPartial, sink.Counts{Records: 5, Updated: 1, DeadLettered: 3, Collapsed: 1}),
-		"partial deletes":   base(sink.StatusPartial, sink.Counts{Records: 2, Deleted: 1, DeadLettered: 1}),
-		"failed after send": base(sink.StatusFailed, sink.Counts{Records: 4, DeadLettered: 4}),
+		"success created":   base(sink.StatusSuccess, change.Counts{Records: 3, Created: 3}),
+		"success mixed":     base(sink.StatusSuccess, change.Counts{Records: 9, Created: 2, Updated: 3, Deleted: 2, Collapsed: 2}),
+		"partial":           base(sink.StatusPartial, change.Counts{Records: 5, Updated: 1, DeadLettered: 3, Collapsed: 1}),
+		"partial deletes":   base(sink.StatusPartial, change.Counts{Records: 2, Deleted: 1, DeadLettered: 1}),
+		"failed after send": base(sink.StatusFailed, change.Counts{Records: 4, DeadLettered: 4}),
 	}
 	// Every record rejected before sending: no request, no correlation id.
-	f := base(sink.StatusFailed, sink.Counts{Records: 2, DeadLettered: 1, Collapsed: 1})
+	f := base(sink.StatusFailed, change.Counts{Records: 2, DeadLettered: 1, Collapsed: 1})
 	f.Attempts, f.Latency, f.CorrelationIDs = 0, 0, nil
 	m["failed before send"] = f
 	// A topic with dashes, offset 0 and a single record.
-	one := base(sink.StatusSuccess, sink.Counts{Records: 1, Updated: 1})
+	one := base(sink.StatusSuccess, change.Counts{Records: 1, Updated: 1})
 	one.Topic, one.Partition, one.FirstOffset, one.LastOffset = "crm-accounts-eu", 0, 0, 0
 	m["single record"] = one
 	return m
 }
 
 func syncs() map[string]sink.Sync {
-	src := sink.Source{Topic: "crm.accounts", Partition: 1, Offset: 41}
+	src := change.Source{Topic: "crm.accounts", Partition: 1, Offset: 41}
 	batch := sink.BatchID("crm.accounts", 1, 40, 44)
 	return map[string]sink.Sync{
 		"created": {BatchID: batch, Key: "acc-001", Operation: sink.OperationCreated, Target: "customobjects",
@@ -65,37 +65,37 @@ func syncs() map[string]sink.Sync {
 			Record: map[string]any{"id": "acc-001", "customerName": "Acme", "accountNumber": "AN-000001", "balance": 12.5,
 				"tags": []any{"a", "b"}, "address": map[string]any{"city": "Lyon"}, "active": true, "note": nil}},
 		"updated": {BatchID: batch, Key: "acc-002", Operation: sink.OperationUpdated, Target: "customobjects",
-			Schema: "customerAccounts", Source: sink.Source{Topic: "crm.accounts", Partition: 1, Offset: 44}, Time: schemaTime,
+			Schema: "customerAccounts", Source: change.Source{Topic: "crm.accounts", Partition: 1, Offset: 44}, Time: schemaTime,
 			Record: map[string]any{"id": "acc-002"}},
 		"deleted": {BatchID: batch, Key: "acc-003", Operation: sink.OperationDeleted, Target: "customobjects",
-			Schema: "customerAccounts", Source: sink.Source{Topic: "crm.accounts", Partition: 1, Offset: 40}, Time: schemaTime},
+			Schema: "customerAccounts", Source: change.Source{Topic: "crm.accounts", Partition: 1, Offset: 40}, Time: schemaTime},
 	}
 }
 
 func deadLetters() map[string]sink.DeadLetter {
-	src := func(off int64) sink.Source { return sink.Source{Topic: "crm.accounts", Partition: 0, Offset: off} }
+	src := func(off int64) change.Source { return change.Source{Topic: "crm.accounts", Partition: 0, Offset: off} }
 	return map[string]sink.DeadLetter{
 		"decode, nil fields": {Key: []byte("acc-9"), Value: []byte(`{"op":"upsert","key":"acc-9",`), Source: src(7),
-			Class: "decode", Code: "invalid.json", Message: "value is not a JSON envelope: unexpected end of JSON input", Time: schemaTime},
+			Err: change.RecordError{Class: "decode", Code: "invalid.json", Message: "value is not a JSON envelope: unexpected end of JSON input"}, Time: schemaTime},
 		"validation, field errors": {Key: []byte("acc-10"), Value: []byte(`{"op":"upsert","data":{"balance":"x"}}`), Source: src(8),
-			Class: "validation", Code: "schema.violation", Message: "record violates the schema: balance: want number",
-			Fields: []upsert.FieldError{{Field: "balance", Code: "type", Message: "got string, want number"},
-				{Field: "customerName", Code: "required", Message: "missing required field"}}, Time: schemaTime},
+			Err: change.RecordError{Class: "validation", Code: "schema.violation", Message: "record violates the schema: balance: want number",
+				Fields: []change.FieldError{{Field: "balance", Code: "type", Message: "got string, want number"},
+					{Field: "customerName", Code: "required", Message: "missing required field"}}}, Time: schemaTime},
 		"empty fields": {Key: []byte("acc-11"), Value: []byte(`{"op":"explode"}`), Source: src(9),
-			Class: "decode", Code: "unknown.op", Message: `unknown op "explode"`, Fields: []upsert.FieldError{}, Time: schemaTime},
+			Err: change.RecordError{Class: "decode", Code: "unknown.op", Message: `unknown op "explode"`, Fields: []change.FieldError{}}, Time: schemaTime},
 		"api conflict": {Key: []byte("acc-12"), Value: []byte(`{"op":"upsert","data":{}}`), Source: src(10),
-			Class: "conflict", Code: "conflict", Status: 409, Message: "record exists",
-			Fields:        []upsert.FieldError{{Field: "id", Code: "already.exists", Message: "record exists"}},
-			CorrelationID: "5f1c0c1e-9a4b-4f43-8d7d-0b3b2a1c9e77", Attempts: 3, Time: schemaTime},
+			Err: change.RecordError{Class: "conflict", Code: "conflict", Status: 409, Message: "record exists",
+				Fields:        []change.FieldError{{Field: "id", Code: "already.exists", Message: "record exists"}},
+				CorrelationID: "5f1c0c1e-9a4b-4f43-8d7d-0b3b2a1c9e77"}, Attempts: 3, Time: schemaTime},
 		"unique": {Key: []byte("acc-13"), Value: []byte(`{"op":"upsert","data":{"accountNumber":"AN-1"}}`), Source: src(11),
-			Class: "unique", Code: "unique.violation", Message: "unique field value repeated in the batch",
-			Fields: []upsert.FieldError{{Field: "accountNumber", Code: "unique", Message: "repeated"}}, Attempts: 0, Time: schemaTime},
+			Err: change.RecordError{Class: "unique", Code: "unique.violation", Message: "unique field value repeated in the batch",
+				Fields: []change.FieldError{{Field: "accountNumber", Code: "unique", Message: "repeated"}}}, Attempts: 0, Time: schemaTime},
 		"tombstone without key": {Key: nil, Value: nil, Source: src(12),
-			Class: "decode", Code: "missing.key", Message: "tombstone without a Kafka key", Time: schemaTime},
+			Err: change.RecordError{Class: "decode", Code: "missing.key", Message: "tombstone without a Kafka key"}, Time: schemaTime},
 		"binary value": {Key: []byte{0xff, 0x00, 0xfe}, Value: []byte{0x00, 0x01, 0xc3, 0x28}, Source: src(13),
-			Class: "decode", Code: "invalid.json", Message: "value is not a JSON envelope", Time: schemaTime},
-		"long message": {Key: []byte("acc-14"), Value: []byte(`{}`), Source: sink.Source{Topic: "crm-eu", Partition: 11, Offset: 1 << 40},
-			Class: "api", Code: "bad.request", Status: 400, Message: strings.Repeat("é", 5000), Attempts: 1, Time: schemaTime},
+			Err: change.RecordError{Class: "decode", Code: "invalid.json", Message: "value is not a JSON envelope"}, Time: schemaTime},
+		"long message": {Key: []byte("acc-14"), Value: []byte(`{}`), Source: change.Source{Topic: "crm-eu", Partition: 11, Offset: 1 << 40},
+			Err: change.RecordError{Class: "api", Code: "bad.request", Status: 400, Message: strings.Repeat("é", 5000)}, Attempts: 1, Time: schemaTime},
 	}
 }
 
@@ -113,7 +113,7 @@ func TestEncodedEventsConformToSchemas(t *testing.T) {
 		}
 	}
 	for name, d := range deadLetters() {
-		if err := v.Validate(sink.KindDeadLetter, d.KafkaMessage()); err != nil {
+		if err := v.Validate(sink.KindDeadLetter, d.Message()); err != nil {
 			t.Errorf("dead letter %s: %v", name, err)
 		}
 	}
@@ -261,7 +261,7 @@ func dropHeader(m kafka.Message, key string) kafka.Message {
 
 func TestBrokenDeadLettersFail(t *testing.T) {
 	v := newValidator(t)
-	good := deadLetters()["api conflict"].KafkaMessage()
+	good := deadLetters()["api conflict"].Message()
 	cases := map[string]kafka.Message{
 		"version 2":                  setHeader(good, sink.HeaderVersion, "2"),
 		"empty class":                setHeader(good, sink.HeaderErrorClass, ""),
@@ -317,7 +317,7 @@ func TestBrokenDeadLettersFail(t *testing.T) {
 
 func TestDeadLetterDocument(t *testing.T) {
 	d := deadLetters()["binary value"]
-	raw, err := sink.DeadLetterDocument(d.KafkaMessage())
+	raw, err := sink.DeadLetterDocument(d.Message())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestDeadLetterDocument(t *testing.T) {
 	if doc.Headers[sink.HeaderEventID] != "crm.accounts-0-13" || doc.Headers[sink.HeaderErrorFields] != "[]" || len(doc.Headers) != 13 {
 		t.Errorf("headers %v", doc.Headers)
 	}
-	raw, err = sink.DeadLetterDocument(deadLetters()["tombstone without key"].KafkaMessage())
+	raw, err = sink.DeadLetterDocument(deadLetters()["tombstone without key"].Message())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestSchemasDeclareExactlyWhatEncodersEmit(t *testing.T) {
 	for _, k := range hs["required"].([]any) {
 		required = append(required, k.(string))
 	}
-	for _, h := range deadLetters()["api conflict"].KafkaMessage().Headers {
+	for _, h := range deadLetters()["api conflict"].Message().Headers {
 		emitted = append(emitted, h.Key)
 	}
 	sort.Strings(declared)

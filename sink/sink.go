@@ -7,8 +7,9 @@
 //   - Acks: every event is produced with acks=all (kafka.RequireAll).
 //     Publish returns nil only when the broker has acknowledged every event of
 //     the batch; it never reports success for an unacknowledged event.
-//   - At-least-once: a failed write is retried with backoff, waiting on the
-//     injected clock, until the context ends or the Publisher is closed. A
+//   - At-least-once: a failed write is retried under the retry policy,
+//     waiting on the injected clock, until the context ends, the Publisher
+//     is closed or the policy's time budget is spent. A
 //     retry re-sends only the events that were not acknowledged (plus, to keep
 //     a key's order, any later event of the same topic and key). Kafka-go has
 //     no idempotent producer, so a write whose acknowledgement was lost, and a
@@ -33,7 +34,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
@@ -42,15 +42,17 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/retry"
 )
 
 // Defaults applied by New.
 const (
-	DefaultBatchTimeout = 5 * time.Millisecond
-	DefaultWriteTimeout = 10 * time.Second
-	DefaultRetryInitial = 200 * time.Millisecond
-	DefaultRetryMax     = 10 * time.Second
-	DefaultBatchBytes   = 1 << 20
+	DefaultBatchTimeout    = 5 * time.Millisecond
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultRetryInitial    = 200 * time.Millisecond
+	DefaultRetryMax        = 10 * time.Second
+	DefaultRetryMaxElapsed = time.Minute
+	DefaultBatchBytes      = 1 << 20
 )
 
 // Config configures a Publisher.
@@ -70,10 +72,10 @@ type Config struct {
 	// BatchBytes is the largest produce request, and so the largest event;
 	// default 1 MiB.
 	BatchBytes int64
-	// Retry is the backoff between failed publish attempts: Initial,
-	// doubling up to Max (defaults 200ms and 10s), each wait drawn in
-	// [d/2, d].
-	Retry struct{ Initial, Max time.Duration }
+	// Retry paces failed publish attempts: defaults from 200ms, doubling to
+	// 10s, for at most a minute before Publish returns the failure to its
+	// caller (which may publish again).
+	Retry retry.Policy
 	// AllowAutoTopicCreation lets the broker create missing topics (for
 	// demos); by default a missing topic is an error that is retried.
 	AllowAutoTopicCreation bool
@@ -142,7 +144,8 @@ type Publisher struct {
 	ownsTr    bool
 	log       *slog.Logger
 
-	closing   chan struct{}
+	closeCtx  context.Context // done once Close is called
+	close     context.CancelFunc
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -150,10 +153,12 @@ type Publisher struct {
 // New validates cfg, fills its defaults and returns a Publisher. It does not
 // connect: the first Publish does.
 func New(cfg Config) (*Publisher, error) {
-	if err := cfg.fill(); err != nil {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	p := &Publisher{cfg: cfg, log: cfg.Logger}
+	p.closeCtx, p.close = context.WithCancel(context.Background())
 	p.transport = cfg.Transport
 	if p.transport == nil {
 		p.transport = &kafka.Transport{ClientID: "gcupsert", TLS: cfg.TLS, SASL: cfg.SASL}
@@ -175,30 +180,7 @@ func New(cfg Config) (*Publisher, error) {
 	return p, nil
 }
 
-func (c *Config) fill() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
-	}
-	if len(c.Brokers) == 0 {
-		return bad("no brokers")
-	}
-	for _, b := range c.Brokers {
-		if b == "" {
-			return bad("empty broker address")
-		}
-	}
-	if c.AuditTopic == "" || c.SyncTopic == "" || c.DeadLetterTopic == "" {
-		return bad("audit, sync and dead-letter topics are required")
-	}
-	if c.AuditTopic == c.SyncTopic || c.AuditTopic == c.DeadLetterTopic || c.SyncTopic == c.DeadLetterTopic {
-		return bad("audit, sync and dead-letter topics must be distinct")
-	}
-	if c.Transport != nil && (c.TLS != nil || c.SASL != nil) {
-		return bad("TLS and SASL apply only when Transport is not set")
-	}
-	if c.BatchTimeout < 0 || c.WriteTimeout < 0 || c.BatchBytes < 0 || c.Retry.Initial < 0 || c.Retry.Max < 0 {
-		return bad("negative duration or size")
-	}
+func (c *Config) setDefaults() {
 	if c.WorkerID == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
@@ -219,70 +201,111 @@ func (c *Config) fill() error {
 		c.Retry.Initial = DefaultRetryInitial
 	}
 	if c.Retry.Max == 0 {
-		c.Retry.Max = DefaultRetryMax
+		c.Retry.Max = max(DefaultRetryMax, c.Retry.Initial)
 	}
-	if c.Retry.Max < c.Retry.Initial {
-		return bad("Retry.Max %s is below Retry.Initial %s", c.Retry.Max, c.Retry.Initial)
+	if c.Retry.MaxElapsed == 0 {
+		c.Retry.MaxElapsed = DefaultRetryMaxElapsed
 	}
+	c.Retry = c.Retry.WithDefaults()
 	if c.Clock == nil {
 		c.Clock = clock.Real
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+}
+
+// Validate reports the first setting that cannot work, wrapping ErrConfig.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if len(c.Brokers) == 0 {
+		return bad("no brokers")
+	}
+	for _, b := range c.Brokers {
+		if b == "" {
+			return bad("empty broker address")
+		}
+	}
+	if c.AuditTopic == "" || c.SyncTopic == "" || c.DeadLetterTopic == "" {
+		return bad("audit, sync and dead-letter topics are required")
+	}
+	if c.AuditTopic == c.SyncTopic || c.AuditTopic == c.DeadLetterTopic || c.SyncTopic == c.DeadLetterTopic {
+		return bad("audit, sync and dead-letter topics must be distinct")
+	}
+	if c.Transport != nil && (c.TLS != nil || c.SASL != nil) {
+		return bad("TLS and SASL apply only when Transport is not set")
+	}
+	if c.BatchTimeout < 0 || c.WriteTimeout < 0 || c.BatchBytes < 0 {
+		return bad("negative duration or size")
+	}
+	if err := c.Retry.Validate(); err != nil {
+		return bad("%v", err)
+	}
 	return nil
 }
 
 // Publish writes every event of b (its sync events, dead letters and audit
 // event) with acks=all and returns nil once all are acknowledged. Failed
-// writes are retried with backoff until ctx is done or the Publisher is
-// closed; then it returns a *PublishError matching ctx.Err() or ErrClosed.
-// An event that can never be written fails at once with ErrInvalidEvent.
-// Zero Time fields are set to the clock's now and an empty Audit.WorkerID to
+// writes are retried under Config.Retry until ctx is done, the Publisher
+// is closed or the policy's MaxElapsed is spent; then it returns a
+// *PublishError matching ctx.Err(), ErrClosed or the last write error. An
+// event that can never be written fails at once with a PublishError
+// matching ErrInvalidEvent, marked permanent (retry.IsPermanent). Zero Time
+// fields are set to the clock's now and an empty Audit.WorkerID to
 // Config.WorkerID, once, so every attempt sends the same bytes.
 func (p *Publisher) Publish(ctx context.Context, b Batch) error {
 	msgs, err := p.encode(b)
 	if err != nil {
-		return err
+		return retry.Permanent(err)
 	}
 	id := b.Audit.id()
-	pending := msgs
-	stop := func(attempts int, cause, last error) error {
-		return &PublishError{BatchID: id, Attempts: attempts, Unacked: len(pending), Err: cause, Last: last}
-	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.closeCtx, cancel)()
+	pending, attempts := msgs, 0
 	var last error
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return stop(attempt, err, last)
-		}
-		if p.closed() {
-			return stop(attempt, ErrClosed, last)
-		}
+	err = p.cfg.Retry.Do(ctx, p.cfg.Clock, func() error {
+		attempts++
 		err := p.w.WriteMessages(ctx, pending...)
 		if err == nil {
 			return nil
 		}
 		last = err
-		if cerr := ctx.Err(); cerr != nil {
-			return stop(attempt+1, cerr, last)
-		}
 		if errors.Is(err, io.ErrClosedPipe) {
-			return stop(attempt+1, ErrClosed, last)
+			return retry.Permanent(ErrClosed)
 		}
 		var tooLarge kafka.MessageTooLargeError
 		if errors.As(err, &tooLarge) {
-			return stop(attempt+1, fmt.Errorf("%w: message of %d bytes (key %q) is larger than BatchBytes %d",
-				ErrInvalidEvent, len(tooLarge.Message.Key)+len(tooLarge.Message.Value), tooLarge.Message.Key, p.cfg.BatchBytes), nil)
+			last = nil
+			return retry.Permanent(fmt.Errorf("%w: message of %d bytes (key %q) is larger than BatchBytes %d",
+				ErrInvalidEvent, len(tooLarge.Message.Key)+len(tooLarge.Message.Value), tooLarge.Message.Key, p.cfg.BatchBytes))
 		}
 		pending = resend(pending, failed(pending, err))
-		delay := p.backoff(attempt)
-		p.log.Warn("sink: publish failed, retrying",
-			"batch", id, "attempt", attempt+1, "unacked", len(pending), "of", len(msgs),
-			"retry_in", delay, "err", err)
-		if err := p.wait(ctx, delay); err != nil {
-			return stop(attempt+1, err, last)
-		}
+		return err
+	}, func(err error, wait time.Duration) {
+		p.log.Warn("publish failed, retrying", "batch", id, "attempt", attempts, "unacked", len(pending), "of", len(msgs),
+			"wait", wait, "error", err)
+	})
+	if err == nil {
+		return nil
 	}
+	cause := err
+	switch {
+	case p.closed():
+		cause = ErrClosed
+	case errors.Is(err, ErrInvalidEvent), errors.Is(err, ErrClosed):
+	case ctx.Err() != nil:
+		cause = ctx.Err()
+	default:
+		cause = errors.New("retry budget spent")
+	}
+	perr := &PublishError{BatchID: id, Attempts: attempts, Unacked: len(pending), Err: cause, Last: last}
+	if errors.Is(cause, ErrInvalidEvent) {
+		return retry.Permanent(perr)
+	}
+	return perr
 }
 
 // encode validates b, fills its defaults and returns its messages: sync
@@ -333,10 +356,7 @@ func (p *Publisher) encode(b Batch) ([]kafka.Message, error) {
 		if d.Time.IsZero() {
 			d.Time = now
 		}
-		m, err := d.encode()
-		if err != nil {
-			return nil, &PublishError{BatchID: id, Unacked: cap(msgs), Err: err}
-		}
+		m := d.Message()
 		m.Topic = p.cfg.DeadLetterTopic
 		msgs = append(msgs, m)
 	}
@@ -385,48 +405,14 @@ func resend(msgs []kafka.Message, failed []bool) []kafka.Message {
 	return out
 }
 
-// backoff is the wait after the attempt-th (0-based) failure: Initial doubled
-// per attempt up to Max, drawn in [d/2, d].
-func (p *Publisher) backoff(attempt int) time.Duration {
-	d := p.cfg.Retry.Initial
-	for i := 0; i < attempt && d < p.cfg.Retry.Max; i++ {
-		d *= 2
-	}
-	d = min(d, p.cfg.Retry.Max)
-	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
-	}
-	return d
-}
-
-func (p *Publisher) wait(ctx context.Context, d time.Duration) error {
-	t := p.cfg.Clock.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.closing:
-		return ErrClosed
-	case <-t.C():
-		return nil
-	}
-}
-
-func (p *Publisher) closed() bool {
-	select {
-	case <-p.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Publisher) closed() bool { return p.closeCtx.Err() != nil }
 
 // Close stops the Publisher: Publish calls waiting to retry return ErrClosed,
 // and writes in flight finish (each bounded by WriteTimeout). Safe to call
 // more than once; later calls return the first call's result.
 func (p *Publisher) Close() error {
 	p.closeOnce.Do(func() {
-		close(p.closing)
+		p.close()
 		p.closeErr = p.w.Close()
 		if p.ownsTr {
 			p.transport.CloseIdleConnections()

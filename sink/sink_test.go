@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
 
@@ -118,12 +119,12 @@ func readAll(t *testing.T, c *kfake.Cluster, topic string) []record {
 }
 
 func testBatch(first int64) Batch {
-	src := func(off int64) Source { return Source{Topic: "records", Partition: 1, Offset: off} }
+	src := func(off int64) change.Source { return change.Source{Topic: "records", Partition: 1, Offset: off} }
 	id := BatchID("records", 1, first, first+4)
 	return Batch{
 		Audit: Audit{
 			Target: "customobjects", Schema: "account", Status: StatusPartial,
-			Counts:   Counts{Records: 5, Created: 1, Updated: 1, Deleted: 1, DeadLettered: 2},
+			Counts:   change.Counts{Records: 5, Created: 1, Updated: 1, Deleted: 1, DeadLettered: 2},
 			Attempts: 1, Latency: 12 * time.Millisecond, CorrelationIDs: []string{"corr-a"},
 			Topic: "records", Partition: 1, FirstOffset: first, LastOffset: first + 4,
 		},
@@ -137,10 +138,10 @@ func testBatch(first int64) Batch {
 		},
 		DeadLetters: []DeadLetter{
 			{Key: []byte("acc-4"), Value: []byte(`{"op":"upsert","key":"acc-4","data":{"name":42}}`), Source: src(first + 3),
-				Class: "validation", Code: "type", Status: 400, Message: "name: not a string",
-				Fields: []string{"name"}, CorrelationID: "corr-a", Attempts: 1},
+				Err: change.RecordError{Class: "validation", Code: "type", Status: 400, Message: "name: not a string",
+					Fields: []change.FieldError{{Field: "name", Code: "type", Message: "want string"}}, CorrelationID: "corr-a"}, Attempts: 1},
 			{Key: []byte("acc-5"), Value: nil, Source: src(first + 4),
-				Class: "conflict", Code: "not.found", Status: 409, Message: "updateOnly on a missing record", Attempts: 1},
+				Err: change.RecordError{Class: "conflict", Code: "not.found", Status: 409, Message: "updateOnly on a missing record"}, Attempts: 1},
 		},
 	}
 }
@@ -154,7 +155,7 @@ func expected(b Batch, now time.Time) (audit kafka.Message, syncs, dls []kafka.M
 	}
 	for _, d := range b.DeadLetters {
 		d.Time = now
-		dls = append(dls, d.KafkaMessage())
+		dls = append(dls, d.Message())
 	}
 	return b.Audit.Message(), syncs, dls
 }
@@ -438,7 +439,6 @@ func TestPublishRejectsInvalidEvents(t *testing.T) {
 		"sync record": func(b *Batch) {
 			b.Syncs = []Sync{{Key: "k", Operation: OperationCreated, Record: map[string]any{"f": func() {}}}}
 		},
-		"dead letter fields": func(b *Batch) { b.DeadLetters = []DeadLetter{{Fields: make(chan int)}} },
 	} {
 		b := ok
 		mod(&b)
@@ -529,23 +529,6 @@ func TestNewValidates(t *testing.T) {
 	}
 	if p.transport == nil || p.transport == kafka.DefaultTransport || !p.ownsTr {
 		t.Error("Publisher does not own a transport of its own")
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	p := &Publisher{cfg: Config{}}
-	p.cfg.Retry.Initial, p.cfg.Retry.Max = 100*time.Millisecond, time.Second
-	for attempt, ceiling := range []time.Duration{100, 200, 400, 800, 1000, 1000, 1000} {
-		ceiling *= time.Millisecond
-		for range 20 {
-			d := p.backoff(attempt)
-			if d < ceiling/2 || d > ceiling {
-				t.Errorf("backoff(%d) = %s, want in [%s, %s]", attempt, d, ceiling/2, ceiling)
-			}
-		}
-	}
-	if d := p.backoff(1000); d > time.Second {
-		t.Errorf("backoff(1000) = %s", d)
 	}
 }
 

@@ -13,63 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/retry"
 )
-
-// RetryPolicy bounds the retries of one request. Zero fields take the
-// defaults: InitialInterval 500ms, MaxInterval 30s, MaxElapsedTime 2m,
-// Multiplier 2.0, RandomizationFactor 0.5, MaxRetryAfter 3m.
-//
-// A Retry-After header replaces the computed delay, capped at MaxRetryAfter.
-// A wait that would end after MaxElapsedTime (measured from the first
-// attempt) is not started: the last transient error is returned instead.
-type RetryPolicy struct {
-	InitialInterval     time.Duration
-	MaxInterval         time.Duration
-	MaxElapsedTime      time.Duration
-	Multiplier          float64
-	RandomizationFactor float64
-	MaxRetryAfter       time.Duration
-}
-
-func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
-	if p.InitialInterval < 0 || p.MaxInterval < 0 || p.MaxElapsedTime < 0 || p.MaxRetryAfter < 0 {
-		return p, errors.New("upsert: retry durations must not be negative")
-	}
-	if p.InitialInterval == 0 {
-		p.InitialInterval = 500 * time.Millisecond
-	}
-	if p.MaxInterval == 0 {
-		p.MaxInterval = 30 * time.Second
-	}
-	if p.MaxElapsedTime == 0 {
-		p.MaxElapsedTime = 2 * time.Minute
-	}
-	if p.Multiplier == 0 {
-		p.Multiplier = 2.0
-	}
-	if p.RandomizationFactor == 0 {
-		p.RandomizationFactor = 0.5
-	}
-	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = 3 * time.Minute
-	}
-	if p.Multiplier < 1 {
-		return p, fmt.Errorf("upsert: retry multiplier %v must be at least 1", p.Multiplier)
-	}
-	if p.RandomizationFactor < 0 || p.RandomizationFactor > 1 {
-		return p, fmt.Errorf("upsert: retry randomization factor %v must be within [0, 1]", p.RandomizationFactor)
-	}
-	if p.MaxInterval < p.InitialInterval {
-		return p, fmt.Errorf("upsert: retry max interval %s is below the initial interval %s", p.MaxInterval, p.InitialInterval)
-	}
-	return p, nil
-}
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
@@ -87,7 +37,9 @@ type ClientConfig struct {
 
 	// Timeout bounds one HTTP attempt, token request included. Default 30s.
 	Timeout time.Duration
-	Retry   RetryPolicy
+	// Retry bounds the retries of one request; zero fields take the
+	// defaults of retry.Policy, and MaxElapsed defaults to 2m.
+	Retry retry.Policy
 	// Clock is used for every wait and for token expiry. Default clock.Real.
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -151,7 +103,7 @@ type Client struct {
 	http      *http.Client
 	tokens    *tokenSource
 	timeout   time.Duration
-	retry     RetryPolicy
+	retry     retry.Policy
 	clock     clock.Clock
 	log       *slog.Logger
 	limiter   *rate.Limiter
@@ -188,8 +140,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			return nil, err
 		}
 	}
-	if c.retry, err = cfg.Retry.withDefaults(); err != nil {
-		return nil, err
+	c.retry = cfg.Retry
+	if c.retry.MaxElapsed == 0 {
+		c.retry.MaxElapsed = 2 * time.Minute
+	}
+	c.retry = c.retry.WithDefaults()
+	if err := c.retry.Validate(); err != nil {
+		return nil, fmt.Errorf("upsert: %w", err)
 	}
 	if c.timeout < 0 {
 		return nil, errors.New("upsert: timeout must not be negative")
@@ -267,57 +224,61 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.base.RoundTrip(req)
 }
 
-// call is one logical API request.
-type call struct {
-	method string
-	path   string // escaped, starting with "/"; an absolute URL when external
-	body   []byte // nil: no body
-	// external marks a request outside the API (an upload URI): sent
-	// without the bearer token and not paced.
-	external bool
-	// header holds extra request headers; contentType overrides the
+// Call is one logical API request, as a target makes it.
+type Call struct {
+	Method string
+	// Path is the escaped path starting with "/" (query included), or an
+	// absolute URL when External.
+	Path string
+	Body []byte // nil: no body
+	// External marks a request outside the API (an upload URI): sent
+	// without the bearer token, not paced, and never shown with its query
+	// (which may carry a signature).
+	External bool
+	// Header holds extra request headers; ContentType overrides the
 	// default application/json of a body.
-	header      map[string]string
-	contentType string
-	// onAttempt is called for every HTTP request sent for the call.
-	onAttempt func()
-	// onCorrelation receives the ININ-Correlation-Id of every response.
-	onCorrelation func(string)
+	Header      map[string]string
+	ContentType string
+	// OnAttempt is called for every HTTP request sent for the call.
+	OnAttempt func()
+	// OnCorrelation receives the ININ-Correlation-Id of every response.
+	OnCorrelation func(string)
 }
 
 // shown is the path as it may appear in errors and logs: an upload URI
 // loses its query, which may carry a signature.
-func (cl call) shown() string {
-	if !cl.external {
-		return cl.path
+func (cl Call) shown() string {
+	if !cl.External {
+		return cl.Path
 	}
-	if u, err := url.Parse(cl.path); err == nil {
+	if u, err := url.Parse(cl.Path); err == nil {
 		u.RawQuery, u.User, u.Fragment = "", nil, ""
 		return u.String()
 	}
 	return "(upload URI)"
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
+// Response is a 2xx answer to a Call; its Body is read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
 }
 
 const maxResponseBody = 64 << 20
 
-// do sends a call, retrying transient failures under the client's
-// RetryPolicy. The error is the context's error, the last transient error
-// once the budget is spent, or the first permanent one.
-func (c *Client) do(ctx context.Context, cl call) (*response, error) {
-	if cl.onAttempt != nil {
-		ctx = context.WithValue(ctx, attemptKey{}, cl.onAttempt)
+// Do sends a call, retrying transient failures (IsRetryable) under the
+// client's retry policy, a Retry-After replacing the computed wait. The
+// error is the context's error, the last transient error once the budget is
+// spent, or the first permanent one (a *StatusError, *AuthError, ...).
+func (c *Client) Do(ctx context.Context, cl Call) (*Response, error) {
+	if cl.OnAttempt != nil {
+		ctx = context.WithValue(ctx, attemptKey{}, cl.OnAttempt)
 	}
-	bo := c.newBackOff()
-	var out *response
+	var out *Response
 	op := func() error {
 		if err := c.pace(ctx); err != nil {
-			return backoff.Permanent(err)
+			return retry.Permanent(err)
 		}
 		res, err := c.once(ctx, cl)
 		if err == nil {
@@ -325,33 +286,32 @@ func (c *Client) do(ctx context.Context, cl call) (*response, error) {
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
-			return backoff.Permanent(cerr)
+			return retry.Permanent(cerr)
 		}
 		if !IsRetryable(err) {
-			return backoff.Permanent(err)
+			return retry.Permanent(err)
 		}
 		var se *StatusError
 		if errors.As(err, &se) {
-			bo.retryAfter = se.RetryAfter
+			return retry.After(err, se.RetryAfter)
 		}
 		return err
 	}
 	notify := func(err error, wait time.Duration) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "genesys request failed, retrying",
-			slog.String("method", cl.method), slog.String("path", cl.shown()),
+			slog.String("method", cl.Method), slog.String("path", cl.shown()),
 			slog.Duration("wait", wait), slog.String("error", err.Error()))
 	}
-	err := backoff.RetryNotifyWithTimer(op, backoff.WithContext(bo, ctx), notify, &backoffTimer{clock: c.clock})
-	if err != nil {
+	if err := c.retry.Do(ctx, c.clock, op, notify); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // once sends one HTTP request.
-func (c *Client) once(ctx context.Context, cl call) (*response, error) {
+func (c *Client) once(ctx context.Context, cl Call) (*Response, error) {
 	release := func(int, http.Header) {}
-	if c.pacer != nil && !cl.external {
+	if c.pacer != nil && !cl.External {
 		var err error
 		if release, err = c.pacer.acquire(ctx); err != nil {
 			return nil, err
@@ -360,28 +320,28 @@ func (c *Client) once(ctx context.Context, cl call) (*response, error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
-	if cl.body != nil {
-		rd = bytes.NewReader(cl.body)
+	if cl.Body != nil {
+		rd = bytes.NewReader(cl.Body)
 	}
-	target, hc := c.apiBase+cl.path, c.http
-	if cl.external {
-		target, hc = cl.path, c.raw
+	target, hc := c.apiBase+cl.Path, c.http
+	if cl.External {
+		target, hc = cl.Path, c.raw
 	}
-	req, err := http.NewRequestWithContext(actx, cl.method, target, rd)
+	req, err := http.NewRequestWithContext(actx, cl.Method, target, rd)
 	if err != nil {
 		release(0, nil)
 		return nil, fmt.Errorf("upsert: building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if cl.body != nil {
-		ct := cl.contentType
+	if cl.Body != nil {
+		ct := cl.ContentType
 		if ct == "" {
 			ct = "application/json"
 		}
 		req.Header.Set("Content-Type", ct)
 	}
-	for k, v := range cl.header {
+	for k, v := range cl.Header {
 		req.Header.Set(k, v)
 	}
 	resp, err := hc.Do(req)
@@ -402,11 +362,11 @@ func (c *Client) once(ctx context.Context, cl call) (*response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, &TransportError{Method: cl.method, Path: cl.shown(), Err: err}
+		return nil, &TransportError{Method: cl.Method, Path: cl.shown(), Err: err}
 	}
 	defer resp.Body.Close()
-	if id := resp.Header.Get("ININ-Correlation-Id"); id != "" && cl.onCorrelation != nil {
-		cl.onCorrelation(id)
+	if id := resp.Header.Get("ININ-Correlation-Id"); id != "" && cl.OnCorrelation != nil {
+		cl.OnCorrelation(id)
 	}
 	if err := checkResponse(resp, c.clock.Now()); err != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -417,10 +377,16 @@ func (c *Client) once(ctx context.Context, cl call) (*response, error) {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		return nil, &TransportError{Method: cl.method, Path: cl.shown(), Err: err}
+		return nil, &TransportError{Method: cl.Method, Path: cl.shown(), Err: err}
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
+
+// Clock is the clock the client waits on; targets measure with it too.
+func (c *Client) Clock() clock.Clock { return c.clock }
+
+// Logger is the client's logger.
+func (c *Client) Logger() *slog.Logger { return c.log }
 
 // pace waits for the limiter, on the client's clock.
 func (c *Client) pace(ctx context.Context) error {
@@ -438,75 +404,3 @@ func (c *Client) pace(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (c *Client) newBackOff() *retryBackOff {
-	p := c.retry
-	return &retryBackOff{
-		exp: &backoff.ExponentialBackOff{
-			InitialInterval:     p.InitialInterval,
-			RandomizationFactor: p.RandomizationFactor,
-			Multiplier:          p.Multiplier,
-			MaxInterval:         p.MaxInterval,
-			MaxElapsedTime:      p.MaxElapsedTime,
-			Stop:                backoff.Stop,
-			Clock:               c.clock,
-		},
-		clock:         c.clock,
-		maxElapsed:    p.MaxElapsedTime,
-		maxRetryAfter: p.MaxRetryAfter,
-	}
-}
-
-// retryBackOff is an exponential backoff whose next delay is replaced by a
-// server's Retry-After (capped) when one was given.
-type retryBackOff struct {
-	exp           *backoff.ExponentialBackOff
-	clock         clock.Clock
-	start         time.Time
-	maxElapsed    time.Duration
-	maxRetryAfter time.Duration
-	retryAfter    time.Duration // for the next wait only
-}
-
-func (b *retryBackOff) Reset() {
-	b.exp.Reset()
-	b.start = b.clock.Now()
-	b.retryAfter = 0
-}
-
-func (b *retryBackOff) NextBackOff() time.Duration {
-	next := b.exp.NextBackOff()
-	ra := b.retryAfter
-	b.retryAfter = 0
-	if ra <= 0 {
-		return next
-	}
-	if ra > b.maxRetryAfter {
-		ra = b.maxRetryAfter
-	}
-	if b.maxElapsed > 0 && clock.Since(b.clock, b.start)+ra > b.maxElapsed {
-		return backoff.Stop
-	}
-	return ra
-}
-
-// backoffTimer adapts a clock.Clock to backoff.Timer.
-type backoffTimer struct {
-	clock clock.Clock
-	t     clock.Timer
-}
-
-func (t *backoffTimer) Start(d time.Duration) {
-	if t.t != nil {
-		t.t.Stop()
-	}
-	t.t = t.clock.NewTimer(d)
-}
-
-func (t *backoffTimer) Stop() {
-	if t.t != nil {
-		t.t.Stop()
-	}
-}
-
-func (t *backoffTimer) C() <-chan time.Time { return t.t.C() }

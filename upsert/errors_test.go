@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 func TestIsRetryable(t *testing.T) {
@@ -50,7 +52,7 @@ func TestIsRetryable(t *testing.T) {
 		{"auth unreachable", &AuthError{Err: syscall.ECONNREFUSED}, true},
 		{"auth unreachable in transport", &TransportError{Err: &AuthError{Err: errors.New("dial")}}, true},
 		{"auth canceled", &AuthError{Err: context.Canceled}, false},
-		{"record error", &RecordError{Class: "api", Code: "x"}, false},
+		{"record error", &change.RecordError{Class: "api", Code: "x"}, false},
 		{"plain", errors.New("boom"), false},
 	}
 	for _, tt := range tests {
@@ -150,30 +152,4 @@ func TestParseRetryAfter(t *testing.T) {
 			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
-}
-
-func TestErrorsCarryNoSecrets(t *testing.T) {
-	s := newStub(t)
-	s.api = func(w http.ResponseWriter, r *http.Request, req apiRequest, n int) {
-		writeError(w, http.StatusForbidden, ErrorBody{Code: "missing.permissions", Status: 403, Message: "forbidden"})
-	}
-	c, _ := newTestClient(t, s, nil)
-	_, err := c.do(context.Background(), call{method: http.MethodGet, path: "/api/v2/x"})
-	if err == nil {
-		t.Fatal("no error")
-	}
-	noSecret(t, "status error", err.Error())
-	noSecret(t, "status error (%+v)", fmt.Sprintf("%+v", err))
-
-	// An unreachable token endpoint.
-	c2, err := NewClient(ClientConfig{BaseURL: s.srv.URL, LoginURL: "http://127.0.0.1:1", ClientID: testClientID,
-		ClientSecret: testClientSecret, Retry: RetryPolicy{MaxElapsedTime: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c2.do(context.Background(), call{method: http.MethodGet, path: "/api/v2/x"})
-	if err == nil || !IsRetryable(err) {
-		t.Fatalf("err = %v, want retryable", err)
-	}
-	noSecret(t, "auth transport error", err.Error())
 }

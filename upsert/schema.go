@@ -11,13 +11,15 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 var schemaPrinter = message.NewPrinter(language.English)
 
-// compileSchema compiles a self-contained JSON Schema document (draft 4 to
+// CompileSchema compiles a self-contained JSON Schema document (draft 4 to
 // 2020-12 by its "$schema"; draft 4, as Genesys uses, when absent).
-func compileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
+func CompileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("upsert: schema %q is not valid JSON: %w", name, err)
@@ -43,10 +45,10 @@ func (noLoader) Load(u string) (any, error) {
 	return nil, fmt.Errorf("external schema %q is not allowed", u)
 }
 
-// validateFields checks data against sch and returns one FieldError per
+// ValidateFields checks data against sch and returns one change.FieldError per
 // violation, nil when data is valid. Values of Go types that are not JSON
 // types (e.g. []string) are checked in their JSON form.
-func validateFields(sch *jsonschema.Schema, data map[string]any) ([]FieldError, error) {
+func ValidateFields(sch *jsonschema.Schema, data map[string]any) ([]change.FieldError, error) {
 	err := sch.Validate(data)
 	if err == nil {
 		return nil, nil
@@ -87,7 +89,7 @@ func hasInvalidValue(ve *jsonschema.ValidationError) bool {
 }
 
 // appendFieldErrors appends the leaves of the error tree.
-func appendFieldErrors(out []FieldError, ve *jsonschema.ValidationError) []FieldError {
+func appendFieldErrors(out []change.FieldError, ve *jsonschema.ValidationError) []change.FieldError {
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
 			out = appendFieldErrors(out, c)
@@ -97,12 +99,12 @@ func appendFieldErrors(out []FieldError, ve *jsonschema.ValidationError) []Field
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Required:
 		for _, m := range k.Missing {
-			out = append(out, FieldError{Field: fieldPath(ve.InstanceLocation, m), Code: "required", Message: "missing required field"})
+			out = append(out, change.FieldError{Field: fieldPath(ve.InstanceLocation, m), Code: "required", Message: "missing required field"})
 		}
 		return out
 	case *kind.AdditionalProperties:
 		for _, p := range k.Properties {
-			out = append(out, FieldError{Field: fieldPath(ve.InstanceLocation, p), Code: "additionalProperties", Message: "field not allowed by the schema"})
+			out = append(out, change.FieldError{Field: fieldPath(ve.InstanceLocation, p), Code: "additionalProperties", Message: "field not allowed by the schema"})
 		}
 		return out
 	}
@@ -110,7 +112,7 @@ func appendFieldErrors(out []FieldError, ve *jsonschema.ValidationError) []Field
 	if kw := ve.ErrorKind.KeywordPath(); len(kw) > 0 {
 		code = kw[len(kw)-1]
 	}
-	return append(out, FieldError{Field: fieldPath(ve.InstanceLocation, ""), Code: code, Message: ve.ErrorKind.LocalizedString(schemaPrinter)})
+	return append(out, change.FieldError{Field: fieldPath(ve.InstanceLocation, ""), Code: code, Message: ve.ErrorKind.LocalizedString(schemaPrinter)})
 }
 
 // fieldPath joins an instance location (and an optional child) with dots.
@@ -121,8 +123,8 @@ func fieldPath(loc []string, child string) string {
 	return strings.Join(loc, ".")
 }
 
-// summarize renders field errors for a RecordError message.
-func summarize(prefix string, fields []FieldError) string {
+// Summarize renders field errors for a RecordError message.
+func Summarize(prefix string, fields []change.FieldError) string {
 	var sb strings.Builder
 	sb.WriteString(prefix)
 	for i, f := range fields {

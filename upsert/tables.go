@@ -26,15 +26,16 @@ type Table struct {
 var ErrTableNotFound = errors.New("data table not found")
 
 const (
-	tablesPath = "/api/v2/flows/datatables"
+	// TablesPath is the data tables API.
+	TablesPath = "/api/v2/flows/datatables"
 	// dtPageSize is the page size of every listing.
 	dtPageSize = 100
 	// maxPages bounds a listing, against a server that never ends one.
 	maxPages = 10000
 )
 
-// codeTableNotFound is the error code of a missing table.
-const codeTableNotFound = "flows.datatables.table.not.found"
+// CodeTableNotFound is the error code of a missing table.
+const CodeTableNotFound = "flows.datatables.table.not.found"
 
 // ListTables returns every data table whose name matches nameFilter (the
 // API's filter, where * is a wildcard; empty means all), all pages read.
@@ -45,7 +46,7 @@ func (c *Client) ListTables(ctx context.Context, nameFilter string) ([]Table, er
 		q.Set("name", nameFilter)
 	}
 	var out []Table
-	err := c.eachPage(ctx, nil, tablesPath, q, func(raw json.RawMessage) error {
+	err := c.EachPage(ctx, nil, TablesPath, q, func(raw json.RawMessage) error {
 		var t Table
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return fmt.Errorf("upsert: unreadable data table in listing: %w", err)
@@ -67,7 +68,7 @@ func (c *Client) GetTable(ctx context.Context, nameOrID string, withSchema bool)
 		return Table{}, errors.New("upsert: data table name or id is empty")
 	}
 	if uuidPattern.MatchString(nameOrID) {
-		t, err := c.getTableByID(ctx, nameOrID, withSchema)
+		t, err := c.GetTableByID(ctx, nameOrID, withSchema)
 		if err == nil || !errors.Is(err, ErrTableNotFound) {
 			return t, err
 		}
@@ -99,15 +100,17 @@ func (c *Client) GetTable(ctx context.Context, nameOrID string, withSchema bool)
 	if !withSchema {
 		return *match, nil
 	}
-	return c.getTableByID(ctx, match.ID, true)
+	return c.GetTableByID(ctx, match.ID, true)
 }
 
-func (c *Client) getTableByID(ctx context.Context, id string, withSchema bool) (Table, error) {
-	path := tablesPath + "/" + url.PathEscape(id)
+// GetTableByID returns the table with the id; a missing one is an error
+// wrapping ErrTableNotFound.
+func (c *Client) GetTableByID(ctx context.Context, id string, withSchema bool) (Table, error) {
+	path := TablesPath + "/" + url.PathEscape(id)
 	if withSchema {
 		path += "?expand=schema"
 	}
-	res, err := c.do(ctx, call{method: http.MethodGet, path: path})
+	res, err := c.Do(ctx, Call{Method: http.MethodGet, Path: path})
 	if err != nil {
 		var se *StatusError
 		if errors.As(err, &se) && se.Status == http.StatusNotFound {
@@ -116,15 +119,16 @@ func (c *Client) getTableByID(ctx context.Context, id string, withSchema bool) (
 		return Table{}, err
 	}
 	var t Table
-	if err := json.Unmarshal(res.body, &t); err != nil {
+	if err := json.Unmarshal(res.Body, &t); err != nil {
 		return Table{}, fmt.Errorf("upsert: data table %q: unreadable response: %w", id, err)
 	}
 	return t, nil
 }
 
-// eachPage reads a paged listing (pageNumber from 1, dtPageSize per page)
-// and hands each entity to fn. mk, when set, builds the call of each page.
-func (c *Client) eachPage(ctx context.Context, mk func(method, path string) call, path string, q url.Values, fn func(json.RawMessage) error) error {
+// EachPage reads a paged listing (pageNumber from 1, 100 per page) and
+// hands each entity to fn. mk, when set, builds the call of each page (so
+// that a target can count it for a batch).
+func (c *Client) EachPage(ctx context.Context, mk func(method, path string) Call, path string, q url.Values, fn func(json.RawMessage) error) error {
 	q2 := url.Values{}
 	for k, v := range q {
 		q2[k] = v
@@ -133,11 +137,11 @@ func (c *Client) eachPage(ctx context.Context, mk func(method, path string) call
 	for page := 1; page <= maxPages; page++ {
 		q2.Set("pageNumber", strconv.Itoa(page))
 		p := path + "?" + q2.Encode()
-		cl := call{method: http.MethodGet, path: p}
+		cl := Call{Method: http.MethodGet, Path: p}
 		if mk != nil {
 			cl = mk(http.MethodGet, p)
 		}
-		res, err := c.do(ctx, cl)
+		res, err := c.Do(ctx, cl)
 		if err != nil {
 			return err
 		}
@@ -145,7 +149,7 @@ func (c *Client) eachPage(ctx context.Context, mk func(method, path string) call
 			Entities  []json.RawMessage `json:"entities"`
 			PageCount int               `json:"pageCount"`
 		}
-		if err := json.Unmarshal(res.body, &pg); err != nil {
+		if err := json.Unmarshal(res.Body, &pg); err != nil {
 			return fmt.Errorf("upsert: unreadable page %d of %s: %w", page, path, err)
 		}
 		for _, e := range pg.Entities {
@@ -160,8 +164,8 @@ func (c *Client) eachPage(ctx context.Context, mk func(method, path string) call
 	return fmt.Errorf("upsert: listing %s has more than %d pages", path, maxPages)
 }
 
-// decodeRow reads a row object, numbers kept as json.Number.
-func decodeRow(raw []byte) (map[string]any, error) {
+// DecodeObject reads a JSON object, numbers kept as json.Number.
+func DecodeObject(raw []byte) (map[string]any, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

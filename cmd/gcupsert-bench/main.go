@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gcupsert/gcupsert/internal/bench"
+	"github.com/gcupsert/gcupsert/internal/app/bench"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -14,11 +14,12 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/config"
+	"github.com/gcupsert/gcupsert/internal/app/worker"
 	"github.com/gcupsert/gcupsert/internal/clock"
-	"github.com/gcupsert/gcupsert/internal/kafkaconn"
-	"github.com/gcupsert/gcupsert/internal/worker"
 	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/gcupsert/gcupsert/upsert/customobjects"
 )
 
 // checker prints one line per check and remembers failures.
@@ -71,7 +72,7 @@ func orDefault(s, def string) string {
 }
 
 func checkKafka(c *checker, cfg config.Config, timeout time.Duration) {
-	sec, err := kafkaconn.New(cfg.Kafka)
+	sec, err := cfg.Kafka.Security()
 	if err != nil {
 		c.fail("kafka", "%v", err)
 		return
@@ -154,8 +155,8 @@ func checkGenesys(c *checker, cfg config.Config, timeout time.Duration, stderr i
 		case "customobjects":
 			doc, err := os.ReadFile(r.SchemaFile)
 			if err == nil {
-				_, err = upsert.NewCustomObjects(client, upsert.CustomObjectsConfig{Schema: r.Schema, SchemaJSON: doc,
-					Conflict: upsert.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
+				_, err = customobjects.New(client, customobjects.Config{Schema: r.Schema, SchemaJSON: doc,
+					Conflict: change.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
 			}
 			if err != nil {
 				c.fail("schema", "%s: customobjects schema %s (%s): %v", what, r.Schema, r.SchemaFile, err)

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/gcupsert/gcupsert/emulator"
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 )
 
 // apiStack is a kfake cluster and an emulator with a customobjects schema

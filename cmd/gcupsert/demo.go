@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 )
 
 func cmdDemo(args []string, stdout, stderr io.Writer) error {

@@ -21,10 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lmittmann/tint"
-
 	"github.com/gcupsert/gcupsert/config"
-	"github.com/gcupsert/gcupsert/internal/worker"
+	"github.com/gcupsert/gcupsert/internal/app/worker"
+	"github.com/gcupsert/gcupsert/internal/logging"
 )
 
 const usage = `gcupsert streams record changes from Kafka into Genesys Cloud.
@@ -95,25 +94,7 @@ type usageError struct{ error }
 
 // newLogger logs with tint on a terminal and as JSON otherwise.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		lvl = slog.LevelInfo
-	}
-	if format == "auto" || format == "" {
-		format = "json"
-		if f, ok := w.(*os.File); ok && isTerminal(f) {
-			format = "text"
-		}
-	}
-	if format == "text" {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: time.TimeOnly}))
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return logging.New(w, level, logging.Format(format))
 }
 
 // signalContext is cancelled on the first SIGINT or SIGTERM; a second one

@@ -17,9 +17,9 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/term"
 
 	"github.com/gcupsert/gcupsert/config"
-	"github.com/gcupsert/gcupsert/internal/kafkaconn"
 )
 
 // row is one record read from the input file, with its line number.
@@ -246,7 +246,7 @@ func cmdProduce(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	sec, err := kafkaconn.New(kcfg)
+	sec, err := kcfg.Security()
 	if err != nil {
 		return err
 	}
@@ -415,7 +415,7 @@ type progress struct {
 func newProgress(w io.Writer, total int64, read *countingReader) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
-		tty = isTerminal(f)
+		tty = term.IsTerminal(int(f.Fd()))
 	}
 	iv := 5 * time.Second
 	if tty {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/gcupsert/gcupsert/consumer"
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/decode"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
 )
 
@@ -62,7 +62,7 @@ func TestProduceCSVAndJSONL(t *testing.T) {
 	}
 	byKey := map[string]map[string]any{}
 	for _, m := range msgs {
-		rec, rerr := consumer.Decode(m.Key, m.Value)
+		rec, rerr := decode.Envelope(m.Key, m.Value)
 		if rerr != nil {
 			t.Fatalf("produced event does not decode: %v", rerr)
 		}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/gcupsert/gcupsert/config"
+	"github.com/gcupsert/gcupsert/internal/app/worker"
 	"github.com/gcupsert/gcupsert/internal/clock"
-	"github.com/gcupsert/gcupsert/internal/worker"
 	"github.com/gcupsert/gcupsert/upsert"
 )
 

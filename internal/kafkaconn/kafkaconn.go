@@ -1,7 +1,8 @@
-// Package kafkaconn turns the kafka section of the configuration into the
-// kafka-go connection settings every Kafka client of the worker shares: TLS
-// (CA, client certificate, server name) and SASL (PLAIN, SCRAM-SHA-256,
-// SCRAM-SHA-512).
+// Package kafkaconn turns connection Settings into the kafka-go security
+// every Kafka client of the worker shares: TLS (CA, client certificate,
+// server name) and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). Errors name
+// the setting at fault as it is spelt in the configuration's kafka section
+// ("tls.ca_file: ...").
 package kafkaconn
 
 import (
@@ -16,8 +17,6 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
-
-	"github.com/gcupsert/gcupsert/config"
 )
 
 // Security is the TLS configuration and SASL mechanism; nil fields mean
@@ -27,48 +26,80 @@ type Security struct {
 	SASL sasl.Mechanism
 }
 
-// New reads the certificates and builds the SASL mechanism. Errors name
-// the configuration key at fault.
-func New(k config.Kafka) (Security, error) {
+// Settings are the connection settings of every Kafka client.
+type Settings struct {
+	TLS  TLS
+	SASL SASL
+}
+
+// TLS secures the connections when Enabled.
+type TLS struct {
+	Enabled bool
+	// CAFile is a PEM bundle of the CAs to trust; empty: the system's.
+	CAFile string
+	// CertFile and KeyFile are the client certificate and key (PEM).
+	CertFile, KeyFile  string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// Mechanism names a SASL mechanism.
+type Mechanism string
+
+const (
+	MechanismNone        Mechanism = ""
+	MechanismPlain       Mechanism = "plain"
+	MechanismScramSHA256 Mechanism = "scram-sha-256"
+	MechanismScramSHA512 Mechanism = "scram-sha-512"
+)
+
+// SASL authenticates the connections unless Mechanism is MechanismNone.
+type SASL struct {
+	Mechanism          Mechanism
+	Username, Password string
+}
+
+// New reads the certificates and builds the SASL mechanism.
+func New(k Settings) (Security, error) {
 	var s Security
 	if k.TLS.Enabled {
 		t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify} //nolint:gosec // opt-in, for development brokers
 		if k.TLS.CAFile != "" {
 			pem, err := os.ReadFile(k.TLS.CAFile)
 			if err != nil {
-				return s, fmt.Errorf("kafka.tls.ca_file: %w", err)
+				return s, fmt.Errorf("tls.ca_file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return s, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", k.TLS.CAFile)
+				return s, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", k.TLS.CAFile)
 			}
 			t.RootCAs = pool
 		}
 		if k.TLS.CertFile != "" || k.TLS.KeyFile != "" {
 			cert, err := tls.LoadX509KeyPair(k.TLS.CertFile, k.TLS.KeyFile)
 			if err != nil {
-				return s, fmt.Errorf("kafka.tls.cert_file/key_file: %w", err)
+				return s, fmt.Errorf("tls.cert_file/key_file: %w", err)
 			}
 			t.Certificates = []tls.Certificate{cert}
 		}
 		s.TLS = t
 	}
 	switch k.SASL.Mechanism {
-	case "":
-	case "plain":
-		s.SASL = plain.Mechanism{Username: k.SASL.Username, Password: string(k.SASL.Password)}
-	case "scram-sha-256", "scram-sha-512":
+	case MechanismNone:
+	case MechanismPlain:
+		s.SASL = plain.Mechanism{Username: k.SASL.Username, Password: k.SASL.Password}
+	case MechanismScramSHA256, MechanismScramSHA512:
 		algo := scram.SHA256
-		if k.SASL.Mechanism == "scram-sha-512" {
+		if k.SASL.Mechanism == MechanismScramSHA512 {
 			algo = scram.SHA512
 		}
-		m, err := scram.Mechanism(algo, k.SASL.Username, string(k.SASL.Password))
+		m, err := scram.Mechanism(algo, k.SASL.Username, k.SASL.Password)
 		if err != nil {
-			return s, fmt.Errorf("kafka.sasl: %w", err)
+			return s, fmt.Errorf("sasl: %w", err)
 		}
 		s.SASL = m
 	default:
-		return s, errors.New("kafka.sasl.mechanism: " + k.SASL.Mechanism + " is not plain, scram-sha-256 or scram-sha-512")
+		return s, errors.New("sasl.mechanism: " + string(k.SASL.Mechanism) + " is not plain, scram-sha-256 or scram-sha-512")
 	}
 	return s, nil
 }

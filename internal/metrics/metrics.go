@@ -1,5 +1,5 @@
 // Package metrics exposes the worker's Prometheus metrics and its health
-// endpoints. A Metrics value is a consumer.Observer (batches, commits, lag,
+// endpoints. A Metrics value is a consumer hook (batches, commits, lag,
 // assignments) and wraps the Genesys HTTP transport (responses by status,
 // retryable failures, the rate budget from the inin-ratelimit-* headers,
 // token requests). Handler serves /metrics, /healthz and /readyz.
@@ -27,13 +27,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
 
 // Metrics collects the worker's metrics and health.
 type Metrics struct {
-	consumer.NopObserver
 	reg   *prometheus.Registry
 	clock clock.Clock
 	wedge time.Duration
@@ -63,6 +63,7 @@ type Metrics struct {
 	lagMu    sync.Mutex
 	lagCache map[string]prometheus.Gauge
 
+	stopped     atomic.Value // string: why the consumer stopped, "" while it runs
 	joined      atomic.Bool
 	tokenOK     atomic.Bool
 	schemasOK   atomic.Bool
@@ -86,6 +87,7 @@ func New(c clock.Clock, wedge time.Duration) *Metrics {
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	m := &Metrics{reg: reg, clock: c, wedge: wedge, lagCache: map[string]prometheus.Gauge{}, flights: map[string]time.Time{}}
 	m.lastErr.Store("")
+	m.stopped.Store("")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_events_total",
@@ -138,17 +140,17 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // SchemasLoaded marks the targets' schemas as loaded.
 func (m *Metrics) SchemasLoaded() { m.schemasOK.Store(true) }
 
-// Assigned implements consumer.Observer.
-func (m *Metrics) Assigned(_ int32, partitions int) {
+// OnAssigned implements consumer.HookAssigned.
+func (m *Metrics) OnAssigned(_ int32, partitions []consumer.Partition) {
 	m.joined.Store(true)
-	m.assigned.Set(float64(partitions))
+	m.assigned.Set(float64(len(partitions)))
 }
 
-// Revoked implements consumer.Observer.
-func (m *Metrics) Revoked(int32) { m.assigned.Set(0) }
+// OnRevoked implements consumer.HookRevoked.
+func (m *Metrics) OnRevoked(int32, []consumer.Partition) { m.assigned.Set(0) }
 
-// Fetched implements consumer.Observer.
-func (m *Metrics) Fetched(topic string, partition int, lag int64) {
+// OnFetched implements consumer.HookFetched.
+func (m *Metrics) OnFetched(topic string, partition int, lag int64) {
 	k := topic + "\x00" + strconv.Itoa(partition)
 	m.lagMu.Lock()
 	g, ok := m.lagCache[k]
@@ -178,44 +180,46 @@ func (m *Metrics) touch(topic string, partition int, start, end bool) {
 	}
 }
 
-// BatchStarted implements consumer.Observer.
-func (m *Metrics) BatchStarted(topic string, partition int) {
+// OnBatchStarted implements consumer.HookBatchStarted.
+func (m *Metrics) OnBatchStarted(topic string, partition int) {
 	m.inFlight.Inc()
 	m.touch(topic, partition, true, false)
 }
 
-// BatchDone implements consumer.Observer.
-func (m *Metrics) BatchDone(r consumer.BatchReport) {
+// OnBatchDone implements consumer.HookBatchDone.
+func (m *Metrics) OnBatchDone(b change.Batch) {
 	m.inFlight.Dec()
-	m.touch(r.Topic, r.Partition, false, true)
-	dead := 0
-	for reason, n := range r.DeadLetters {
-		class, code, _ := strings.Cut(reason, "/")
-		m.deadLetters.WithLabelValues(r.Target, class, code).Add(float64(n))
-		dead += n
+	m.touch(b.Topic, b.Partition, false, true)
+	for i := range b.Entries {
+		if o := &b.Entries[i].Outcome; o.Status == change.StatusRejected && o.Err != nil {
+			m.deadLetters.WithLabelValues(b.Target, o.Err.Class, o.Err.Code).Inc()
+		} else if o.Status == change.StatusRejected {
+			m.deadLetters.WithLabelValues(b.Target, change.ClassAPI, "rejected").Inc()
+		}
 	}
-	for outcome, n := range map[string]int{"created": r.Created, "updated": r.Updated, "deleted": r.Deleted, "collapsed": r.Collapsed, "dead_lettered": dead} {
+	c := b.Counts()
+	for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "deleted": c.Deleted, "collapsed": c.Collapsed, "dead_lettered": c.DeadLettered} {
 		if n > 0 {
-			m.events.WithLabelValues(r.Target, outcome).Add(float64(n))
+			m.events.WithLabelValues(b.Target, outcome).Add(float64(n))
 		}
 	}
 	status := "success"
 	switch {
-	case dead > 0 && r.Created+r.Updated+r.Deleted == 0:
+	case c.DeadLettered > 0 && c.Created+c.Updated+c.Deleted == 0:
 		status = "failed"
-	case dead > 0:
+	case c.DeadLettered > 0:
 		status = "partial"
 	}
-	m.batches.WithLabelValues(r.Target, status).Inc()
-	if r.Items > 0 {
-		m.batchRecords.WithLabelValues(r.Target).Observe(float64(r.Items))
-		m.batchBytes.WithLabelValues(r.Target).Observe(float64(r.Bytes))
-		m.upsertSeconds.WithLabelValues(r.Target, status).Observe(r.Latency.Seconds())
+	m.batches.WithLabelValues(b.Target, status).Inc()
+	if b.Items > 0 {
+		m.batchRecords.WithLabelValues(b.Target).Observe(float64(b.Items))
+		m.batchBytes.WithLabelValues(b.Target).Observe(float64(b.Bytes))
+		m.upsertSeconds.WithLabelValues(b.Target, status).Observe(b.Latency.Seconds())
 	}
 }
 
-// BatchRetry implements consumer.Observer.
-func (m *Metrics) BatchRetry(topic string, partition int, stage string, _ error) {
+// OnBatchRetry implements consumer.HookBatchRetry.
+func (m *Metrics) OnBatchRetry(topic string, partition int, stage string, _ error) {
 	m.batchRetries.WithLabelValues(stage).Inc()
 	if stage == "publish" {
 		m.publishFails.Inc()
@@ -223,21 +227,24 @@ func (m *Metrics) BatchRetry(topic string, partition int, stage string, _ error)
 	m.touch(topic, partition, false, false)
 }
 
-// BatchAbandoned implements consumer.Observer.
-func (m *Metrics) BatchAbandoned(topic string, partition int) {
+// OnBatchAbandoned implements consumer.HookBatchAbandoned.
+func (m *Metrics) OnBatchAbandoned(topic string, partition int) {
 	m.inFlight.Dec()
 	m.abandoned.Inc()
 	m.touch(topic, partition, false, true)
 }
 
-// Committed implements consumer.Observer.
-func (m *Metrics) Committed(topic string, partition int, next int64, took time.Duration) {
+// OnCommitted implements consumer.HookCommitted.
+func (m *Metrics) OnCommitted(topic string, partition int, next int64, took time.Duration) {
 	m.committed.WithLabelValues(topic, strconv.Itoa(partition)).Set(float64(next))
 	m.commitSeconds.Observe(took.Seconds())
 }
 
-// CommitFailed implements consumer.Observer.
-func (m *Metrics) CommitFailed(error) { m.commitErrors.Inc() }
+// OnCommitFailed implements consumer.HookCommitFailed.
+func (m *Metrics) OnCommitFailed(error) { m.commitErrors.Inc() }
+
+// OnStopped implements consumer.HookStopped: /healthz fails from then on.
+func (m *Metrics) OnStopped(err error) { m.stopped.Store(err.Error()) }
 
 // Transport wraps base (nil: http.DefaultTransport) so that every Genesys
 // response is counted and read for the rate budget.
@@ -322,6 +329,9 @@ func unwrapNet(err error) error {
 
 // Healthy reports whether no batch is wedged, with the reason if one is.
 func (m *Metrics) Healthy() (bool, string) {
+	if why := m.stopped.Load().(string); why != "" {
+		return false, why
+	}
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
 	now := m.clock.Now()

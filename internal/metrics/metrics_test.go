@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
@@ -24,12 +25,12 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestBatchReportsBecomeSeries(t *testing.T) {
 	m := New(nil, 0)
-	m.BatchStarted("t", 0)
+	m.OnBatchStarted("t", 0)
 	if v := testutil.ToFloat64(m.inFlight); v != 1 {
 		t.Fatalf("in flight %v", v)
 	}
-	m.BatchDone(consumer.BatchReport{Topic: "t", Target: "customobjects", Created: 3, Updated: 2, Collapsed: 1,
-		DeadLetters: map[string]int{"decode/invalid.json": 2}, Items: 5, Bytes: 900, Latency: 40 * time.Millisecond})
+	m.OnBatchDone(testBatch("t", "customobjects", map[change.Status]int{change.StatusCreated: 3, change.StatusUpdated: 2, change.StatusCollapsed: 1},
+		map[string]int{"decode/invalid.json": 2}, 5, 900, 40*time.Millisecond))
 	if v := testutil.ToFloat64(m.events.WithLabelValues("customobjects", "created")); v != 3 {
 		t.Errorf("created %v", v)
 	}
@@ -42,9 +43,9 @@ func TestBatchReportsBecomeSeries(t *testing.T) {
 	if v := testutil.ToFloat64(m.inFlight); v != 0 {
 		t.Errorf("in flight %v", v)
 	}
-	m.Fetched("t", 2, 41)
-	m.Committed("t", 2, 100, time.Millisecond)
-	m.BatchRetry("t", 2, "publish", errors.New("x"))
+	m.OnFetched("t", 2, 41)
+	m.OnCommitted("t", 2, 100, time.Millisecond)
+	m.OnBatchRetry("t", 2, "publish", errors.New("x"))
 	_, body := get(t, m.Handler(), "/metrics")
 	for _, want := range []string{
 		`gcupsert_consumer_lag{partition="2",topic="t"} 41`,
@@ -84,7 +85,7 @@ func TestTransportCountsResponsesBudgetAndReadiness(t *testing.T) {
 		t.Fatalf("ready before anything happened: %v", why)
 	}
 	do("/oauth/token")
-	m.Assigned(1, 3)
+	m.OnAssigned(1, make([]consumer.Partition, 3))
 	m.SchemasLoaded()
 	if ok, why := m.Ready(); !ok {
 		t.Fatalf("not ready: %v", why)
@@ -127,9 +128,9 @@ func TestTransportCountsResponsesBudgetAndReadiness(t *testing.T) {
 func TestHealthFailsWhenABatchMakesNoProgress(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
 	m := New(clk, time.Minute)
-	m.BatchStarted("t", 0)
+	m.OnBatchStarted("t", 0)
 	clk.Advance(50 * time.Second)
-	m.BatchRetry("t", 0, "upsert", errors.New("503"))
+	m.OnBatchRetry("t", 0, "upsert", errors.New("503"))
 	clk.Advance(50 * time.Second)
 	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
 		t.Fatalf("unhealthy although the batch retried 50s ago")
@@ -138,8 +139,29 @@ func TestHealthFailsWhenABatchMakesNoProgress(t *testing.T) {
 	if code, body := get(t, m.Handler(), "/healthz"); code != 503 || !strings.Contains(body, "t/0") {
 		t.Fatalf("healthz %d %q, want 503 naming the partition", code, body)
 	}
-	m.BatchAbandoned("t", 0)
+	m.OnBatchAbandoned("t", 0)
 	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
 		t.Fatal("still unhealthy after the batch ended")
 	}
+}
+
+// testBatch is a finished batch with n entries of each status and the dead
+// letters named "class/code".
+func testBatch(topic, target string, n map[change.Status]int, dead map[string]int, items, bytes int, latency time.Duration) change.Batch {
+	b := change.Batch{Topic: topic, Target: target, Items: items, Bytes: bytes, Latency: latency}
+	add := func(o change.Outcome) {
+		b.Entries = append(b.Entries, change.Entry{Offset: int64(len(b.Entries)), Outcome: o})
+	}
+	for st, k := range n {
+		for range k {
+			add(change.Outcome{Status: st})
+		}
+	}
+	for reason, k := range dead {
+		class, code, _ := strings.Cut(reason, "/")
+		for range k {
+			add(change.Outcome{Status: change.StatusRejected, Err: &change.RecordError{Class: class, Code: code}})
+		}
+	}
+	return b
 }

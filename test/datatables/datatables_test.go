@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/emulator"
+	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/gcupsert/gcupsert/upsert/datatables"
 )
 
 const schema = `{"$schema":"http://json-schema.org/draft-04/schema#","type":"object","required":["key"],
@@ -54,20 +57,20 @@ func newEnv(t *testing.T, cfg emulator.Config, rows []map[string]any) *env {
 	srv := httptest.NewServer(em.Handler())
 	t.Cleanup(srv.Close)
 	c, err := upsert.NewClient(upsert.ClientConfig{BaseURL: srv.URL, ClientID: "c", ClientSecret: "s",
-		Retry: upsert.RetryPolicy{InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 30 * time.Second}})
+		Retry: retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, MaxElapsed: 30 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{em: em, client: c}
 }
 
-func (e *env) target(t *testing.T, mod func(*upsert.DataTablesConfig)) *upsert.DataTables {
+func (e *env) target(t *testing.T, mod func(*datatables.Config)) *datatables.Target {
 	t.Helper()
-	cfg := upsert.DataTablesConfig{Table: "customers", ImportPollInterval: 20 * time.Millisecond}
+	cfg := datatables.Config{Table: "customers", ImportPollInterval: 20 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)
 	}
-	dt, err := upsert.NewDataTables(context.Background(), e.client, cfg)
+	dt, err := datatables.New(context.Background(), e.client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,25 +85,25 @@ func (e *env) rows(t *testing.T) map[string]map[string]any {
 	return e.em.Rows(id)
 }
 
-func rec(key string, kv ...any) upsert.Record {
+func rec(key string, kv ...any) change.Record {
 	d := map[string]any{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		d[kv[i].(string)] = kv[i+1]
 	}
-	return upsert.Record{Key: key, Op: upsert.OpUpsert, Data: d}
+	return change.Record{Key: key, Op: change.OpUpsert, Data: d}
 }
 
 // send prepares the records and upserts the ones Prepare accepts; the
 // outcome of a record Prepare rejects is that rejection.
-func send(t *testing.T, dt *upsert.DataTables, recs ...upsert.Record) []upsert.Outcome {
+func send(t *testing.T, dt *datatables.Target, recs ...change.Record) []change.Outcome {
 	t.Helper()
-	out := make([]upsert.Outcome, len(recs))
-	var items []upsert.Item
+	out := make([]change.Outcome, len(recs))
+	var items []change.Item
 	var pos []int
 	for i, r := range recs {
 		it, rerr := dt.Prepare(r)
 		if rerr != nil {
-			out[i] = upsert.Outcome{Status: upsert.StatusRejected, Err: rerr}
+			out[i] = change.Outcome{Status: change.StatusRejected, Err: rerr}
 			continue
 		}
 		items = append(items, it)
@@ -118,7 +121,7 @@ func send(t *testing.T, dt *upsert.DataTables, recs ...upsert.Record) []upsert.O
 
 func TestRows(t *testing.T) {
 	e := newEnv(t, emulator.Config{}, []map[string]any{{"key": "old", "name": "before", "age": 1}})
-	dt := e.target(t, func(c *upsert.DataTablesConfig) { c.References = map[string]string{"account": "accounts"} })
+	dt := e.target(t, func(c *datatables.Config) { c.References = map[string]string{"account": "accounts"} })
 	out := send(t, dt,
 		rec("old", "name", "after", "age", "42", "vip", "true"), // update, coerced
 		rec("new", "name", "fresh", "account", "a1"),            // create, valid reference
@@ -126,10 +129,10 @@ func TestRows(t *testing.T) {
 		rec("dangle", "account", "a9"),                          // dangling reference
 	)
 	rows := e.rows(t)
-	if out[0].Status != upsert.StatusUpdated || rows["old"]["name"] != "after" || rows["old"]["age"] != float64(42) || rows["old"]["vip"] != true {
+	if out[0].Status != change.StatusUpdated || rows["old"]["name"] != "after" || rows["old"]["age"] != float64(42) || rows["old"]["vip"] != true {
 		t.Errorf("update: %+v %v", out[0], rows["old"])
 	}
-	if out[1].Status != upsert.StatusCreated || rows["new"]["name"] != "fresh" {
+	if out[1].Status != change.StatusCreated || rows["new"]["name"] != "fresh" {
 		t.Errorf("create: %+v %v", out[1], rows["new"])
 	}
 	if e := out[2].Err; e == nil || e.Code != "coercion.failed" || e.Fields[0].Field != "age" || !strings.Contains(e.Message, "forty") {
@@ -151,21 +154,21 @@ func TestVariants(t *testing.T) {
 				t.Run(fmt.Sprintf("post%s-put%s-delete%d", post, put, del), func(t *testing.T) {
 					t.Parallel()
 					e := newEnv(t, emulator.Config{Variants: v}, []map[string]any{{"key": "old", "name": "x"}, {"key": "gone"}})
-					create := e.target(t, func(c *upsert.DataTablesConfig) { c.Conflict = upsert.ConflictCreateOnly })
-					update := e.target(t, func(c *upsert.DataTablesConfig) { c.Conflict = upsert.ConflictUpdateOnly })
+					create := e.target(t, func(c *datatables.Config) { c.Conflict = change.ConflictCreateOnly })
+					update := e.target(t, func(c *datatables.Config) { c.Conflict = change.ConflictUpdateOnly })
 					both := e.target(t, nil)
 					o := send(t, create, rec("old", "name", "y"), rec("c1", "name", "c"))
-					if o[0].Err == nil || o[0].Err.Code != "record.exists" || o[1].Status != upsert.StatusCreated {
+					if o[0].Err == nil || o[0].Err.Code != "record.exists" || o[1].Status != change.StatusCreated {
 						t.Errorf("createOnly: %+v", o)
 					}
 					o = send(t, update, rec("missing", "name", "m"), rec("old", "name", "z"))
-					if o[0].Err == nil || o[0].Err.Code != "record.not.found" || o[1].Status != upsert.StatusUpdated {
+					if o[0].Err == nil || o[0].Err.Code != "record.not.found" || o[1].Status != change.StatusUpdated {
 						t.Errorf("updateOnly: %+v", o)
 					}
 					o = send(t, both, rec("u1", "name", "u"), rec("old", "name", "w"),
-						upsert.Record{Key: "gone", Op: upsert.OpDelete}, upsert.Record{Key: "never", Op: upsert.OpDelete})
-					if o[0].Status == upsert.StatusRejected || o[1].Status != upsert.StatusUpdated ||
-						o[2].Status != upsert.StatusDeleted || o[3].Status != upsert.StatusDeleted {
+						change.Record{Key: "gone", Op: change.OpDelete}, change.Record{Key: "never", Op: change.OpDelete})
+					if o[0].Status == change.StatusRejected || o[1].Status != change.StatusUpdated ||
+						o[2].Status != change.StatusDeleted || o[3].Status != change.StatusDeleted {
 						t.Errorf("upsert/delete: %+v", o)
 					}
 					rows := e.rows(t)
@@ -192,10 +195,10 @@ func TestRowLimit(t *testing.T) {
 	e := newEnv(t, emulator.Config{}, seed)
 	dt := e.target(t, nil)
 	o := send(t, dt, rec("r0001", "name", "still fine"), rec("one-too-many", "name", "x"))
-	if o[0].Status != upsert.StatusUpdated {
+	if o[0].Status != change.StatusUpdated {
 		t.Errorf("update at the limit: %+v", o[0])
 	}
-	if o[1].Status != upsert.StatusRejected || !strings.Contains(o[1].Err.Message, "5000") && !strings.Contains(o[1].Err.Message, "5,000") {
+	if o[1].Status != change.StatusRejected || !strings.Contains(o[1].Err.Message, "5000") && !strings.Contains(o[1].Err.Message, "5,000") {
 		t.Errorf("over the limit: %+v", o[1].Err)
 	}
 	t.Logf("over the limit: %v", o[1].Err)
@@ -207,8 +210,8 @@ func TestImportWithFailedRows(t *testing.T) {
 		seed = append(seed, map[string]any{"key": fmt.Sprintf("s%d", i), "name": "seed"})
 	}
 	e := newEnv(t, emulator.Config{MaxRowsPerTable: 10}, seed)
-	dt := e.target(t, func(c *upsert.DataTablesConfig) { c.ImportThreshold = 3 })
-	recs := []upsert.Record{rec("s0", "name", "updated, with comma"), rec("s1", "age", "7", "vip", "true")}
+	dt := e.target(t, func(c *datatables.Config) { c.ImportThreshold = 3 })
+	recs := []change.Record{rec("s0", "name", "updated, with comma"), rec("s1", "age", "7", "vip", "true")}
 	for i := 0; i < 5; i++ {
 		recs = append(recs, rec(fmt.Sprintf("n%d", i), "name", fmt.Sprintf("new %d", i)))
 	}
@@ -218,7 +221,7 @@ func TestImportWithFailedRows(t *testing.T) {
 	for i, r := range recs {
 		_, stored := rows[r.Key]
 		switch {
-		case o[i].Status == upsert.StatusRejected:
+		case o[i].Status == change.StatusRejected:
 			failed++
 			if stored || o[i].Err.Code != "import.row.failed" {
 				t.Errorf("%s rejected (%v) but stored=%v", r.Key, o[i].Err, stored)
@@ -230,7 +233,7 @@ func TestImportWithFailedRows(t *testing.T) {
 	if failed != 3 {
 		t.Errorf("%d rows dead-lettered, want the 3 over the limit", failed)
 	}
-	if o[0].Status != upsert.StatusUpdated || rows["s0"]["name"] != "updated, with comma" || rows["s1"]["age"] != float64(7) || o[2].Status != upsert.StatusCreated {
+	if o[0].Status != change.StatusUpdated || rows["s0"]["name"] != "updated, with comma" || rows["s1"]["age"] != float64(7) || o[2].Status != change.StatusCreated {
 		t.Errorf("outcomes %+v rows s0 %v s1 %v", o[:3], rows["s0"], rows["s1"])
 	}
 	st := e.em.Stats()
@@ -267,14 +270,14 @@ func TestPacedUnderBudget(t *testing.T) {
 	for p := 0; p < parts; p++ {
 		wg.Go(func() {
 			for b := 0; b < n/parts/50; b++ {
-				var recs []upsert.Record
+				var recs []change.Record
 				for i := 0; i < 50; i++ {
 					recs = append(recs, rec(fmt.Sprintf("p%d-%d-%d", p, b, i), "name", "x"))
 				}
 				o := send(t, dt, recs...)
 				mu.Lock()
 				for _, x := range o {
-					if x.Status != upsert.StatusRejected {
+					if x.Status != change.StatusRejected {
 						done++
 					}
 				}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
 	"github.com/gcupsert/gcupsert/test/integration"
 )

@@ -15,9 +15,9 @@ import (
 
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/emulator"
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 	"github.com/gcupsert/gcupsert/internal/inspect"
-	"github.com/gcupsert/gcupsert/internal/worker"
+	"github.com/gcupsert/gcupsert/internal/app/worker"
 )
 
 const (

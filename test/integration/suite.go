@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gcupsert/gcupsert/internal/demo"
+	"github.com/gcupsert/gcupsert/internal/app/demo"
 )
 
 // Run runs the contract suite against c: every scenario as a subtest.

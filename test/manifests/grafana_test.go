@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/metrics"
 )
@@ -25,18 +26,23 @@ const dashboardFile = "../../deploy/grafana/gcupsert.json"
 func exposedSeries(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	m := metrics.New(nil, 0)
-	m.Assigned(1, 2)
+	m.OnAssigned(1, make([]consumer.Partition, 2))
 	m.SchemasLoaded()
-	m.BatchStarted("crm.accounts", 0)
-	m.BatchDone(consumer.BatchReport{Topic: "crm.accounts", Target: "customobjects", Created: 3, Updated: 2, Deleted: 1, Collapsed: 1,
-		DeadLetters: map[string]int{"decode/invalid.json": 1}, Items: 6, Bytes: 2048, Latency: 40 * time.Millisecond})
-	m.BatchStarted("crm.accounts", 1)
-	m.BatchRetry("crm.accounts", 1, "upsert", errors.New("503"))
-	m.BatchRetry("crm.accounts", 1, "publish", errors.New("broker down"))
-	m.BatchAbandoned("crm.accounts", 1)
-	m.Fetched("crm.accounts", 0, 12)
-	m.Committed("crm.accounts", 0, 100, 3*time.Millisecond)
-	m.CommitFailed(errors.New("rebalance"))
+	m.OnBatchStarted("crm.accounts", 0)
+	b := change.Batch{Topic: "crm.accounts", Target: "customobjects", Items: 6, Bytes: 2048, Latency: 40 * time.Millisecond}
+	for _, st := range []change.Status{change.StatusCreated, change.StatusUpdated, change.StatusDeleted, change.StatusCollapsed} {
+		b.Entries = append(b.Entries, change.Entry{Offset: int64(len(b.Entries)), Outcome: change.Outcome{Status: st}})
+	}
+	b.Entries = append(b.Entries, change.Entry{Offset: 4, Outcome: change.Outcome{Status: change.StatusRejected,
+		Err: &change.RecordError{Class: "decode", Code: "invalid.json"}}})
+	m.OnBatchDone(b)
+	m.OnBatchStarted("crm.accounts", 1)
+	m.OnBatchRetry("crm.accounts", 1, "upsert", errors.New("503"))
+	m.OnBatchRetry("crm.accounts", 1, "publish", errors.New("broker down"))
+	m.OnBatchAbandoned("crm.accounts", 1)
+	m.OnFetched("crm.accounts", 0, 12)
+	m.OnCommitted("crm.accounts", 0, 100, 3*time.Millisecond)
+	m.OnCommitFailed(errors.New("rebalance"))
 
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("inin-ratelimit-allowed", "300")

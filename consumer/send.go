@@ -1,0 +1,183 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gcupsert/gcupsert/change"
+	"github.com/gcupsert/gcupsert/internal/retry"
+)
+
+// send upserts a batch, publishes its events and reports the offset to
+// commit.
+func (w *partitionWorker) send(ctx context.Context, b *batch, done chan<- sent) {
+	for _, h := range w.c.hooks.started {
+		h.OnBatchStarted(w.topic, w.partition)
+	}
+	next, err := w.sendBatch(ctx, b)
+	if err != nil {
+		for _, h := range w.c.hooks.abandoned {
+			h.OnBatchAbandoned(w.topic, w.partition)
+		}
+	}
+	done <- sent{next: next, err: err}
+}
+
+func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error) {
+	cfg := w.c.cfg
+	select {
+	case w.c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-w.c.sem }()
+
+	start := cfg.Clock.Now()
+	var res change.Result
+	if len(b.items) > 0 {
+		var err error
+		if res, err = w.upsertItems(ctx, b, b.items); err != nil {
+			return 0, err
+		}
+		for i := range b.entries {
+			if e := &b.entries[i]; e.kind == entryItem {
+				e.Outcome = res.Outcomes[e.item]
+			}
+		}
+		if err := w.revive(ctx, b, &res); err != nil {
+			return 0, err
+		}
+	}
+	out := w.finish(b, res, cfg.Clock.Now().Sub(start))
+	err := w.retry(ctx, b, "publish", func() error { return w.c.pub.PublishOutcomes(ctx, out) })
+	if err != nil {
+		return 0, err
+	}
+	for _, h := range w.c.hooks.done {
+		h.OnBatchDone(out)
+	}
+	w.log.Debug("batch done", "first_offset", b.first(), "last_offset", b.last(), "records", len(out.Entries), "latency", out.Latency)
+	return b.last() + 1, nil
+}
+
+// finish is the batch as the publisher and the hooks see it.
+func (w *partitionWorker) finish(b *batch, res change.Result, latency time.Duration) change.Batch {
+	t := w.route.Target
+	out := change.Batch{
+		Topic: b.topic, Partition: b.partition, Target: t.Name(), Schema: t.Schema(),
+		Entries: make([]change.Entry, len(b.entries)), Attempts: res.Attempts,
+		CorrelationIDs: res.CorrelationIDs, Latency: latency,
+		Items: len(b.items), Bytes: t.Limits().BodySize(len(b.items), b.itemBytes),
+	}
+	for i := range b.entries {
+		out.Entries[i] = b.entries[i].Entry
+	}
+	return out
+}
+
+// retry runs op under the consumer's retry policy until it succeeds or ctx
+// ends. A permanent failure stops the consumer (fail); any other failure
+// is retried, for only an operator or time can mend it, and nothing past
+// the batch is committed meanwhile.
+func (w *partitionWorker) retry(ctx context.Context, b *batch, stage string, op func() error) error {
+	var stopped *StoppedError
+	err := w.c.cfg.Retry.Do(ctx, w.c.cfg.Clock, func() error {
+		err := op()
+		if err != nil && retry.IsPermanent(err) && ctx.Err() == nil {
+			stopped = &StoppedError{Topic: w.topic, Partition: w.partition, Stage: stage, Err: err}
+			return retry.Permanent(stopped)
+		}
+		return err
+	}, func(err error, wait time.Duration) {
+		w.log.Log(ctx, slog.LevelError, "batch not done; retrying it, nothing past it is committed",
+			"stage", stage, "first_offset", b.first(), "last_offset", b.last(), "wait", wait, "error", err)
+		for _, h := range w.c.hooks.retry {
+			h.OnBatchRetry(w.topic, w.partition, stage, err)
+		}
+	})
+	if stopped != nil {
+		w.c.fail(stopped)
+		return stopped
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// upsertItems sends items until the target gives every one an outcome.
+func (w *partitionWorker) upsertItems(ctx context.Context, b *batch, items []change.Item) (change.Result, error) {
+	var res change.Result
+	err := w.retry(ctx, b, "upsert", func() error {
+		r, err := w.route.Target.Upsert(ctx, items)
+		if err == nil && len(r.Outcomes) != len(items) {
+			err = fmt.Errorf("target returned %d outcomes for %d records", len(r.Outcomes), len(items))
+		}
+		res = r
+		return err
+	})
+	if err != nil {
+		return change.Result{}, err
+	}
+	return res, nil
+}
+
+// revive undoes a collapse whose newer event was rejected: the event it
+// superseded is sent after all, so that a rejected event never hides an
+// earlier valid one of the same key. It repeats down the chain of
+// superseded events while they are rejected too.
+func (w *partitionWorker) revive(ctx context.Context, b *batch, res *change.Result) error {
+	var pending []int // entries rejected by the target that superseded another
+	for i := range b.entries {
+		if e := &b.entries[i]; e.kind == entryItem && e.Outcome.Status == change.StatusRejected && e.prev >= 0 {
+			pending = append(pending, i)
+		}
+	}
+	for len(pending) > 0 {
+		items, idx, next := w.reviveItems(b, pending)
+		if len(items) > 0 {
+			r, err := w.upsertItems(ctx, b, items)
+			if err != nil {
+				return err
+			}
+			res.Attempts += r.Attempts
+			res.CorrelationIDs = append(res.CorrelationIDs, r.CorrelationIDs...)
+			for j, p := range idx {
+				b.entries[p].Outcome = r.Outcomes[j]
+				if r.Outcomes[j].Status == change.StatusRejected && b.entries[p].prev >= 0 {
+					next = append(next, p)
+				}
+			}
+		}
+		pending = next
+	}
+	return nil
+}
+
+// reviveItems prepares again the entries that the pending ones superseded:
+// the items to send and their entries, and the entries rejected again that
+// superseded another in turn.
+func (w *partitionWorker) reviveItems(b *batch, pending []int) (items []change.Item, idx, next []int) {
+	for _, ei := range pending {
+		p := b.entries[ei].prev
+		pe := &b.entries[p]
+		rec, rerr := w.route.Decoder.Decode(pe.Key, pe.Value)
+		var it change.Item
+		if rerr == nil {
+			it, rerr = w.route.Target.Prepare(rec)
+		}
+		pe.kind, pe.RecordKey, pe.Op = entryItem, rec.Key, rec.Op
+		if rerr != nil {
+			pe.Outcome = change.Outcome{Status: change.StatusRejected, Err: rerr}
+			if pe.prev >= 0 {
+				next = append(next, p)
+			}
+			continue
+		}
+		items = append(items, it)
+		idx = append(idx, p)
+	}
+	return items, idx, next
+}
