@@ -16,8 +16,8 @@ import (
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/emulator"
 	"github.com/gcupsert/gcupsert/internal/app/demo"
-	"github.com/gcupsert/gcupsert/internal/inspect"
 	"github.com/gcupsert/gcupsert/internal/app/worker"
+	"github.com/gcupsert/gcupsert/internal/inspect"
 )
 
 const (
