@@ -239,38 +239,6 @@ func TestLatencyCancelled(t *testing.T) {
 	}
 }
 
-func TestLatencyDistribution(t *testing.T) {
-	e := newEnv(t, nil)
-	median, p99 := 100*time.Millisecond, time.Second
-	if err := e.s.SetLatencyDistribution(median, p99); err != nil {
-		t.Fatal(err)
-	}
-	const n = 20000
-	samples := make([]time.Duration, n)
-	for i := range samples {
-		samples[i] = e.s.faults.latency()
-	}
-	slices.Sort(samples)
-	if got := samples[n/2]; got < 85*time.Millisecond || got > 115*time.Millisecond {
-		t.Errorf("median %v, want about %v", got, median)
-	}
-	if got := samples[n*99/100]; got < 800*time.Millisecond || got > 1250*time.Millisecond {
-		t.Errorf("p99 %v, want about %v", got, p99)
-	}
-	if got := samples[n-1]; got > 4*p99 {
-		t.Errorf("max %v over the cap", got)
-	}
-	// Fixed latency adds to the distribution; p99 <= median means fixed.
-	_ = e.s.SetLatency(time.Second)
-	_ = e.s.SetLatencyDistribution(50*time.Millisecond, 0)
-	if got := e.s.faults.latency(); got != 1050*time.Millisecond {
-		t.Errorf("latency %v", got)
-	}
-	if err := e.s.SetLatency(-time.Second); !errors.Is(err, ErrInvalidFault) {
-		t.Errorf("negative latency accepted: %v", err)
-	}
-}
-
 func TestSetFaultsAndReset(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token()
@@ -288,7 +256,7 @@ func TestSetFaultsAndReset(t *testing.T) {
 		t.Errorf("invalid faults accepted: %v", err)
 	}
 	e.s.Reset()
-	if got := e.s.Faults(); !got.isZero() {
+	if got := e.s.Faults(); !isZero(got) {
 		t.Errorf("faults after Reset: %+v", got)
 	}
 	if len(e.s.Records(testSchema)) != 0 || e.s.Stats().Requests != 0 {
@@ -302,7 +270,7 @@ func TestSetFaultsAndReset(t *testing.T) {
 	}
 }
 
-func (f Faults) isZero() bool {
+func isZero(f Faults) bool {
 	return f.Latency == 0 && f.LatencyMedian == 0 && f.LatencyP99 == 0 && f.ErrorRatio == 0 &&
 		f.ErrorStatus == 0 && !f.Storm429 && f.RetryAfter == 0 && !f.Down && !f.OmitEntityIDs && len(f.FailNext) == 0
 }

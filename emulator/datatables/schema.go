@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // draft04 is the $schema of every data-table schema.
@@ -66,8 +68,8 @@ func (sc *dtSchema) doc() map[string]any {
 }
 
 // schemaError is a 400 flows.datatables.syntax.error about a schema.
-func schemaError(msg string, details ...ErrorDetail) *ErrorBody {
-	return &ErrorBody{Message: msg, Code: CodeDataTablesSyntax, Status: http.StatusBadRequest, Details: details}
+func schemaError(msg string, details ...core.ErrorDetail) *core.ErrorBody {
+	return &core.ErrorBody{Message: msg, Code: CodeSyntax, Status: http.StatusBadRequest, Details: details}
 }
 
 // decodeJSON decodes one JSON value with numbers as json.Number and
@@ -114,7 +116,7 @@ func objectKeys(raw []byte) ([]string, error) {
 
 // parseSchema checks a data-table schema document against the rules of
 // the package comment. maxFields bounds the number of properties.
-func parseSchema(raw []byte, maxFields int) (*dtSchema, *ErrorBody) {
+func parseSchema(raw []byte, maxFields int) (*dtSchema, *core.ErrorBody) {
 	v, err := decodeJSONValue(raw)
 	if err != nil {
 		return nil, schemaError("The schema is not valid JSON: " + err.Error())
@@ -126,42 +128,42 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *ErrorBody) {
 	if sv, ok := top["$schema"]; ok {
 		if s, _ := sv.(string); strings.TrimSuffix(s, "#") != strings.TrimSuffix(draft04, "#") {
 			return nil, schemaError("The schema must be JSON Schema draft-04 ("+draft04+").",
-				ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
+				core.ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
 		}
 	}
 	if tv, ok := top["type"]; ok && tv != "object" {
-		return nil, schemaError(`The schema type must be "object".`, ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
+		return nil, schemaError(`The schema type must be "object".`, core.ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
 	}
 	if ap, ok := top["additionalProperties"]; !ok || ap != false {
 		return nil, schemaError("The schema must set additionalProperties to false.",
-			ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
+			core.ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
 	}
 	req, _ := top["required"].([]any)
 	if len(req) != 1 || req[0] != keyField {
 		return nil, schemaError(`The schema must set required to exactly ["key"].`,
-			ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
+			core.ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
 	}
 	props, ok := top["properties"].(map[string]any)
 	if !ok {
-		return nil, schemaError("The schema has no properties object.", ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
+		return nil, schemaError("The schema has no properties object.", core.ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
 	}
 	// Document order decides the displayOrder of properties that set none.
 	var rawTop map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &rawTop)
 	docOrder, _ := objectKeys(rawTop["properties"])
 	if len(props) > maxFields {
-		return nil, &ErrorBody{
+		return nil, &core.ErrorBody{
 			Message: fmt.Sprintf("The schema has %d fields; a datatable may have at most %d fields.", len(props), maxFields),
-			Code:    CodeDataTablesLimit,
+			Code:    CodeLimit,
 			Status:  http.StatusBadRequest,
-			Limit:   &Limit{Key: "max.fields.per.table", Namespace: limitNamespace, Value: int64(maxFields)},
+			Limit:   &core.Limit{Key: "max.fields.per.table", Namespace: limitNamespace, Value: int64(maxFields)},
 		}
 	}
 	sc := &dtSchema{fields: make(map[string]*dtField, len(props))}
-	var details []ErrorDetail
+	var details []core.ErrorDetail
 	var msgs []string
 	bad := func(field, code, msg string) {
-		details = append(details, ErrorDetail{ErrorCode: code, FieldName: field})
+		details = append(details, core.ErrorDetail{ErrorCode: code, FieldName: field})
 		msgs = append(msgs, field+": "+msg)
 	}
 	for i, name := range docOrder {
@@ -358,28 +360,28 @@ func (f *dtField) check(v any) (string, string) {
 
 // checkRow validates a decoded row object (numbers as json.Number) and
 // returns the row to store (typed values, omitted properties left out), or
-// the 400 ErrorBody naming every offending field.
-func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName string) (map[string]any, *ErrorBody) {
+// the 400 core.ErrorBody naming every offending field.
+func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName string) (map[string]any, *core.ErrorBody) {
 	key, _ := obj[keyField].(string)
-	var details []ErrorDetail
+	var details []core.ErrorDetail
 	var msgs []string
-	var limit *Limit
+	var limit *core.Limit
 	bad := func(field, code, msg string) {
-		details = append(details, ErrorDetail{ErrorCode: code, FieldName: field, EntityID: key})
+		details = append(details, core.ErrorDetail{ErrorCode: code, FieldName: field, EntityID: key})
 		msgs = append(msgs, field+": "+msg)
 	}
 	kv, hasKey := obj[keyField]
 	switch {
 	case !hasKey:
-		bad(keyField, CodeSchemaPrefix+"required", "the key is required")
+		bad(keyField, core.CodeSchemaPrefix+"required", "the key is required")
 	case kv == nil || key == "" && kv != "":
-		bad(keyField, CodeSchemaPrefix+"type", "the key must be a string")
+		bad(keyField, core.CodeSchemaPrefix+"type", "the key must be a string")
 	case key == "":
 		bad(keyField, CodeKeyEmpty, "the key must not be empty")
 	case utf8.RuneCountInString(key) > maxKeyLength:
 		bad(keyField, CodeKeyTooLong, fmt.Sprintf("the key is %d characters long; the limit is %d",
 			utf8.RuneCountInString(key), maxKeyLength))
-		limit = &Limit{Key: "max.key.length", Namespace: limitNamespace, Value: int64(maxKeyLength)}
+		limit = &core.Limit{Key: "max.key.length", Namespace: limitNamespace, Value: int64(maxKeyLength)}
 	}
 	row := make(map[string]any, len(obj))
 	names := make([]string, 0, len(obj))
@@ -391,18 +393,18 @@ func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName str
 		v := obj[k]
 		f, ok := sc.fields[k]
 		if !ok {
-			bad(k, CodeSchemaPrefix+"additionalProperties", "the table has no such field")
+			bad(k, core.CodeSchemaPrefix+"additionalProperties", "the table has no such field")
 			continue
 		}
 		tv, ok := typedValue(f.typ, v)
 		if !ok {
 			if k != keyField {
-				bad(k, CodeSchemaPrefix+"type", fmt.Sprintf("%s is not of type %s", jsonText(v), f.typ))
+				bad(k, core.CodeSchemaPrefix+"type", fmt.Sprintf("%s is not of type %s", jsonText(v), f.typ))
 			}
 			continue
 		}
 		if kw, msg := f.check(tv); kw != "" {
-			bad(k, CodeSchemaPrefix+kw, msg)
+			bad(k, core.CodeSchemaPrefix+kw, msg)
 			continue
 		}
 		row[k] = tv
@@ -414,9 +416,9 @@ func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName str
 	if label == "" {
 		label = "without a key"
 	}
-	return nil, &ErrorBody{
+	return nil, &core.ErrorBody{
 		Message:  fmt.Sprintf("Row %s does not match the schema of datatable %s: %s.", label, tableName, strings.Join(msgs, "; ")),
-		Code:     CodeDataTablesSyntax,
+		Code:     CodeSyntax,
 		Status:   http.StatusBadRequest,
 		EntityID: key,
 		Details:  details,

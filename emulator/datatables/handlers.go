@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"bytes"
@@ -9,24 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-)
 
-func (s *Server) registerDataTables(mux *http.ServeMux) {
-	mux.HandleFunc(KindDataTablesList, s.handleTablesList)
-	mux.HandleFunc(KindDataTableCreate, s.handleTableCreate)
-	mux.HandleFunc(KindDataTableGet, s.handleTableGet)
-	mux.HandleFunc(KindDataTableUpdate, s.handleTableUpdate)
-	mux.HandleFunc(KindDataTableDelete, s.handleTableDelete)
-	mux.HandleFunc(KindDataTableRows, s.handleRowsList)
-	mux.HandleFunc(KindDataTableRowCreate, s.handleRowCreate)
-	mux.HandleFunc(KindDataTableRowGet, s.handleRowGet)
-	mux.HandleFunc(KindDataTableRowUpdate, s.handleRowUpdate)
-	mux.HandleFunc(KindDataTableRowDelete, s.handleRowDelete)
-	mux.HandleFunc(KindDataTableImportCSV, s.handleImportCreate)
-	mux.HandleFunc(KindDataTableImportCreate, s.handleImportCreate)
-	mux.HandleFunc(KindDataTableImportJobs, s.handleImportList)
-	mux.HandleFunc(KindDataTableImportJob, s.handleImportGet)
-}
+	"github.com/gcupsert/gcupsert/emulator/core"
+)
 
 // tableJSON is a table as the API serves it.
 type tableJSON struct {
@@ -48,30 +33,30 @@ func (t *dtTable) view(withSchema bool) tableJSON {
 	return v
 }
 
-func tableNotFound(id string) ErrorBody {
-	return ErrorBody{
+func tableNotFound(id string) core.ErrorBody {
+	return core.ErrorBody{
 		Message:  fmt.Sprintf("Datatable %s was not found.", id),
-		Code:     CodeDataTablesNotFound,
+		Code:     CodeTableNotFound,
 		Status:   http.StatusNotFound,
 		EntityID: id,
 	}
 }
 
-func rowNotFound(t *dtTable, key string) ErrorBody {
-	return ErrorBody{
+func rowNotFound(t *dtTable, key string) core.ErrorBody {
+	return core.ErrorBody{
 		Message:  fmt.Sprintf("Row %s was not found in datatable %s.", key, t.name),
-		Code:     CodeDataTablesRowNotFound,
+		Code:     CodeRowNotFound,
 		Status:   http.StatusNotFound,
 		EntityID: key,
 	}
 }
 
-func rowLimit(max int) ErrorBody {
-	return ErrorBody{
+func rowLimit(max int) core.ErrorBody {
+	return core.ErrorBody{
 		Message: fmt.Sprintf("The datatable has reached its limit of %d rows.", max),
-		Code:    CodeDataTablesLimit,
+		Code:    CodeLimit,
 		Status:  http.StatusBadRequest,
-		Limit:   &Limit{Key: "max.rows.per.table", Namespace: limitNamespace, Value: int64(max)},
+		Limit:   &core.Limit{Key: "max.rows.per.table", Namespace: limitNamespace, Value: int64(max)},
 	}
 }
 
@@ -94,7 +79,7 @@ type paging struct {
 }
 
 // parsePaging reads pageNumber, pageSize and sortOrder.
-func parsePaging(q url.Values) (paging, *ErrorBody) {
+func parsePaging(q url.Values) (paging, *core.ErrorBody) {
 	p := paging{number: 1, size: defaultPageSize}
 	for _, f := range []struct {
 		name string
@@ -106,13 +91,13 @@ func parsePaging(q url.Values) (paging, *ErrorBody) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			eb := badRequest(fmt.Sprintf("%s must be a positive integer.", f.name))
+			eb := core.BadRequest(fmt.Sprintf("%s must be a positive integer.", f.name))
 			return p, &eb
 		}
 		*f.dst = n
 	}
 	if p.size > maxPageSize {
-		eb := badRequest(fmt.Sprintf("pageSize %d is over the maximum of %d.", p.size, maxPageSize))
+		eb := core.BadRequest(fmt.Sprintf("pageSize %d is over the maximum of %d.", p.size, maxPageSize))
 		return p, &eb
 	}
 	switch strings.ToLower(q.Get("sortOrder")) {
@@ -120,21 +105,21 @@ func parsePaging(q url.Values) (paging, *ErrorBody) {
 	case "desc", "descending":
 		p.descending = true
 	default:
-		eb := badRequest("sortOrder must be ascending or descending.")
+		eb := core.BadRequest("sortOrder must be ascending or descending.")
 		return p, &eb
 	}
 	return p, nil
 }
 
 // boolParam reads a boolean query parameter with a default.
-func boolParam(q url.Values, name string, def bool) (bool, *ErrorBody) {
+func boolParam(q url.Values, name string, def bool) (bool, *core.ErrorBody) {
 	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		eb := badRequest(fmt.Sprintf("%s must be true or false.", name))
+		eb := core.BadRequest(fmt.Sprintf("%s must be true or false.", name))
 		return def, &eb
 	}
 	return b, nil
@@ -209,21 +194,20 @@ func globMatch(pattern, name string) bool {
 	return strings.HasSuffix(name, last)
 }
 
-func (s *Server) handleTablesList(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleTablesList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, eb := parsePaging(q)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	sortBy := q.Get("sortBy")
 	if sortBy != "" && sortBy != "id" && sortBy != "name" {
-		writeError(w, badRequest("sortBy must be id or name."))
+		core.WriteError(w, core.BadRequest("sortBy must be id or name."))
 		return
 	}
 	withSchema := expands(q, "schema")
 	name := q.Get("name")
-	d := s.tables
 	d.mu.Lock()
 	var all []*dtTable
 	for _, t := range d.tables {
@@ -247,7 +231,7 @@ func (s *Server) handleTablesList(w http.ResponseWriter, r *http.Request) {
 		entities = append(entities, t.view(withSchema))
 	}
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, newListing(tablesPath, q, p, len(all), entities))
+	core.WriteJSON(w, http.StatusOK, newListing(tablesPath, q, p, len(all), entities))
 }
 
 // tableBody is the body of a table POST or PUT.
@@ -257,84 +241,76 @@ type tableBody struct {
 	Schema      json.RawMessage `json:"schema"`
 }
 
-// readJSONBody reads a body of at most s.maxBodyBytes and decodes it into
-// v; it writes the error answer and returns false on failure.
-func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, tooLarge, err := readBody(r, s.maxBodyBytes)
-	switch {
-	case tooLarge:
-		eb := statusError(http.StatusRequestEntityTooLarge)
-		eb.Message = fmt.Sprintf("The request body is over the limit of %d bytes.", s.maxBodyBytes)
-		eb.Limit = &Limit{Key: "max.body.bytes", Namespace: limitNamespace, Value: int64(s.maxBodyBytes)}
-		writeError(w, eb)
-		return false
-	case err != nil:
-		writeError(w, badRequest("The request body could not be read."))
+// readJSONBody reads a body of at most the server's MaxBodyBytes and
+// decodes it into v; it writes the error answer and returns false on
+// failure.
+func (d *Family) readJSONBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	limit := d.srv.MaxBodyBytes()
+	body, ok := core.ReadBody(w, r, limit, core.BodyTooLarge(limit, limitNamespace))
+	if !ok {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		writeError(w, badRequest("The request body is not a valid JSON object."))
+		core.WriteError(w, core.BadRequest("The request body is not a valid JSON object."))
 		return false
 	}
 	if dec.More() {
-		writeError(w, badRequest("The request body has data after the JSON object."))
+		core.WriteError(w, core.BadRequest("The request body has data after the JSON object."))
 		return false
 	}
 	return true
 }
 
-func (s *Server) handleTableCreate(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleTableCreate(w http.ResponseWriter, r *http.Request) {
 	var body tableBody
-	if !s.readJSONBody(w, r, &body) {
+	if !d.readJSONBody(w, r, &body) {
 		return
 	}
 	if body.Name == nil || strings.TrimSpace(*body.Name) == "" {
-		writeError(w, *schemaError("The datatable needs a name.", ErrorDetail{ErrorCode: "missing.name", FieldName: "name"}))
+		core.WriteError(w, *schemaError("The datatable needs a name.", core.ErrorDetail{ErrorCode: "missing.name", FieldName: "name"}))
 		return
 	}
 	if len(body.Schema) == 0 || string(body.Schema) == "null" {
-		writeError(w, *schemaError("The datatable needs a schema.", ErrorDetail{ErrorCode: "missing.schema", FieldName: "schema"}))
+		core.WriteError(w, *schemaError("The datatable needs a schema.", core.ErrorDetail{ErrorCode: "missing.schema", FieldName: "schema"}))
 		return
 	}
-	d := s.tables
 	sc, eb := parseSchema(body.Schema, d.lim.maxFields)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	d.mu.Lock()
 	if d.byName(*body.Name) != nil {
 		d.mu.Unlock()
-		writeError(w, ErrorBody{
+		core.WriteError(w, core.ErrorBody{
 			Message: fmt.Sprintf("A datatable named %s already exists.", *body.Name),
-			Code:    CodeDataTablesNameExists, Status: http.StatusConflict, EntityName: *body.Name,
+			Code:    CodeNameExists, Status: http.StatusConflict, EntityName: *body.Name,
 		})
 		return
 	}
 	if len(d.tables) >= d.lim.maxTables {
 		d.mu.Unlock()
-		writeError(w, ErrorBody{
+		core.WriteError(w, core.ErrorBody{
 			Message: fmt.Sprintf("The organization has reached its limit of %d datatables.", d.lim.maxTables),
-			Code:    CodeDataTablesLimit, Status: http.StatusBadRequest,
-			Limit: &Limit{Key: "max.tables", Namespace: limitNamespace, Value: int64(d.lim.maxTables)},
+			Code:    CodeLimit, Status: http.StatusBadRequest,
+			Limit: &core.Limit{Key: "max.tables", Namespace: limitNamespace, Value: int64(d.lim.maxTables)},
 		})
 		return
 	}
-	t := &dtTable{id: newCorrelationID(), name: *body.Name, schema: sc, rows: map[string]map[string]any{}}
+	t := &dtTable{id: core.NewID(), name: *body.Name, schema: sc, rows: map[string]map[string]any{}}
 	if body.Description != nil {
 		t.description = *body.Description
 	}
 	d.tables[t.id] = t
 	view := t.view(true)
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, view)
+	core.WriteJSON(w, http.StatusOK, view)
 }
 
-func (s *Server) handleTableGet(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleTableGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d := s.tables
 	d.mu.Lock()
 	t, ok := d.tables[id]
 	var view tableJSON
@@ -343,70 +319,69 @@ func (s *Server) handleTableGet(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	core.WriteJSON(w, http.StatusOK, view)
 }
 
-func (s *Server) handleTableUpdate(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleTableUpdate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d := s.tables
 	d.mu.Lock()
 	_, ok := d.tables[id]
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
 	var body tableBody
-	if !s.readJSONBody(w, r, &body) {
+	if !d.readJSONBody(w, r, &body) {
 		return
 	}
 	var sc *dtSchema
 	if len(body.Schema) > 0 && string(body.Schema) != "null" {
-		var eb *ErrorBody
+		var eb *core.ErrorBody
 		if sc, eb = parseSchema(body.Schema, d.lim.maxFields); eb != nil {
-			writeError(w, *eb)
+			core.WriteError(w, *eb)
 			return
 		}
 	}
 	if body.Name != nil && strings.TrimSpace(*body.Name) == "" {
-		writeError(w, *schemaError("The datatable name must not be empty.", ErrorDetail{ErrorCode: "missing.name", FieldName: "name"}))
+		core.WriteError(w, *schemaError("The datatable name must not be empty.", core.ErrorDetail{ErrorCode: "missing.name", FieldName: "name"}))
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t, ok := d.tables[id]
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
 	if body.Name != nil {
 		if o := d.byName(*body.Name); o != nil && o != t {
-			writeError(w, ErrorBody{
+			core.WriteError(w, core.ErrorBody{
 				Message: fmt.Sprintf("A datatable named %s already exists.", *body.Name),
-				Code:    CodeDataTablesNameExists, Status: http.StatusConflict, EntityName: *body.Name,
+				Code:    CodeNameExists, Status: http.StatusConflict, EntityName: *body.Name,
 			})
 			return
 		}
 	}
 	if sc != nil {
-		var details []ErrorDetail
+		var details []core.ErrorDetail
 		var msgs []string
 		for _, name := range t.schema.order {
 			old, nf := t.schema.fields[name], sc.fields[name]
 			switch {
 			case nf == nil:
-				details = append(details, ErrorDetail{ErrorCode: "field.removed", FieldName: name})
+				details = append(details, core.ErrorDetail{ErrorCode: "field.removed", FieldName: name})
 				msgs = append(msgs, name+" cannot be removed")
 			case nf.typ != old.typ:
-				details = append(details, ErrorDetail{ErrorCode: "field.type.changed", FieldName: name})
+				details = append(details, core.ErrorDetail{ErrorCode: "field.type.changed", FieldName: name})
 				msgs = append(msgs, fmt.Sprintf("%s cannot change type from %s to %s", name, old.typ, nf.typ))
 			}
 		}
 		if len(details) > 0 {
-			writeError(w, *schemaError("Fields can be added but never changed or removed: "+strings.Join(msgs, "; ")+".", details...))
+			core.WriteError(w, *schemaError("Fields can be added but never changed or removed: "+strings.Join(msgs, "; ")+".", details...))
 			return
 		}
 		t.schema = sc
@@ -417,12 +392,11 @@ func (s *Server) handleTableUpdate(w http.ResponseWriter, r *http.Request) {
 	if body.Description != nil {
 		t.description = *body.Description
 	}
-	writeJSON(w, http.StatusOK, t.view(true))
+	core.WriteJSON(w, http.StatusOK, t.view(true))
 }
 
-func (s *Server) handleTableDelete(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleTableDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d := s.tables
 	d.mu.Lock()
 	t, ok := d.tables[id]
 	if ok {
@@ -433,13 +407,13 @@ func (s *Server) handleTableDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) handleRowsList(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleRowsList(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
 	q := r.URL.Query()
 	p, eb := parsePaging(q)
@@ -447,11 +421,10 @@ func (s *Server) handleRowsList(w http.ResponseWriter, r *http.Request) {
 		_, eb = boolParam(q, "showbrief", true)
 	}
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	brief, _ := boolParam(q, "showbrief", true)
-	d := s.tables
 	t, ok := d.lockTable(w, id)
 	if !ok {
 		return
@@ -474,17 +447,17 @@ func (s *Server) handleRowsList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, newListing(tablesPath+"/"+id+"/rows", q, p, len(keys), entities))
+	core.WriteJSON(w, http.StatusOK, newListing(tablesPath+"/"+id+"/rows", q, p, len(keys), entities))
 }
 
 // readRow reads a row body: a JSON object, numbers as json.Number.
-func (s *Server) readRow(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+func (d *Family) readRow(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
 	var obj map[string]any
-	if !s.readJSONBody(w, r, &obj) {
+	if !d.readJSONBody(w, r, &obj) {
 		return nil, false
 	}
 	if obj == nil {
-		writeError(w, badRequest("The request body is not a JSON object."))
+		core.WriteError(w, core.BadRequest("The request body is not a JSON object."))
 		return nil, false
 	}
 	return obj, true
@@ -493,29 +466,28 @@ func (s *Server) readRow(w http.ResponseWriter, r *http.Request) (map[string]any
 // lockTable locks d, completes due import jobs and finds table id. When the
 // table is missing it unlocks, answers 404 and returns false; otherwise the
 // caller holds the lock and must unlock it.
-func (d *dataTables) lockTable(w http.ResponseWriter, id string) (*dtTable, bool) {
+func (d *Family) lockTable(w http.ResponseWriter, id string) (*dtTable, bool) {
 	d.mu.Lock()
 	d.settle()
 	t, ok := d.tables[id]
 	if !ok {
 		d.mu.Unlock()
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return nil, false
 	}
 	return t, true
 }
 
-func (s *Server) handleRowCreate(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d := s.tables
 	d.mu.Lock()
 	_, ok := d.tables[id]
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
-	obj, ok := s.readRow(w, r)
+	obj, ok := d.readRow(w, r)
 	if !ok {
 		return
 	}
@@ -526,7 +498,7 @@ func (s *Server) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 	defer d.mu.Unlock()
 	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	key := row[keyField].(string)
@@ -535,42 +507,41 @@ func (s *Server) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 		if d.variants.PostExisting == "400" {
 			status = http.StatusBadRequest
 		}
-		writeError(w, ErrorBody{
+		core.WriteError(w, core.ErrorBody{
 			Message:  fmt.Sprintf("A row with key %s already exists in datatable %s.", key, t.name),
-			Code:     CodeDataTablesRowExists,
+			Code:     CodeRowExists,
 			Status:   status,
 			EntityID: key,
-			Details:  []ErrorDetail{{ErrorCode: CodeDataTablesRowExists, FieldName: keyField, EntityID: key}},
+			Details:  []core.ErrorDetail{{ErrorCode: CodeRowExists, FieldName: keyField, EntityID: key}},
 		})
 		return
 	}
 	if len(t.rows) >= d.lim.maxRows {
-		writeError(w, rowLimit(d.lim.maxRows))
+		core.WriteError(w, rowLimit(d.lim.maxRows))
 		return
 	}
 	t.rows[key] = row
-	writeJSON(w, http.StatusOK, t.schema.full(row))
+	core.WriteJSON(w, http.StatusOK, t.schema.full(row))
 }
 
-func (s *Server) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 	id, key := r.PathValue("datatableId"), r.PathValue("rowId")
-	d := s.tables
 	d.mu.Lock()
 	_, ok := d.tables[id]
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
-	obj, ok := s.readRow(w, r)
+	obj, ok := d.readRow(w, r)
 	if !ok {
 		return
 	}
 	if bk, present := obj[keyField]; !present {
 		obj[keyField] = key
 	} else if bk != key {
-		writeError(w, *schemaError(fmt.Sprintf("The key in the body (%s) differs from the row id in the path (%s).", jsonText(bk), key),
-			ErrorDetail{ErrorCode: "key.mismatch", FieldName: keyField, EntityID: key}))
+		core.WriteError(w, *schemaError(fmt.Sprintf("The key in the body (%s) differs from the row id in the path (%s).", jsonText(bk), key),
+			core.ErrorDetail{ErrorCode: "key.mismatch", FieldName: keyField, EntityID: key}))
 		return
 	}
 	t, ok := d.lockTable(w, id)
@@ -580,31 +551,30 @@ func (s *Server) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 	defer d.mu.Unlock()
 	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	if _, exists := t.rows[key]; !exists {
 		if d.variants.PutMissing != "create" {
-			writeError(w, rowNotFound(t, key))
+			core.WriteError(w, rowNotFound(t, key))
 			return
 		}
 		if len(t.rows) >= d.lim.maxRows {
-			writeError(w, rowLimit(d.lim.maxRows))
+			core.WriteError(w, rowLimit(d.lim.maxRows))
 			return
 		}
 	}
 	t.rows[key] = row
-	writeJSON(w, http.StatusOK, t.schema.full(row))
+	core.WriteJSON(w, http.StatusOK, t.schema.full(row))
 }
 
-func (s *Server) handleRowGet(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleRowGet(w http.ResponseWriter, r *http.Request) {
 	id, key := r.PathValue("datatableId"), r.PathValue("rowId")
 	brief, eb := boolParam(r.URL.Query(), "showbrief", true)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
-	d := s.tables
 	t, ok := d.lockTable(w, id)
 	if !ok {
 		return
@@ -615,7 +585,7 @@ func (s *Server) handleRowGet(w http.ResponseWriter, r *http.Request) {
 	case !found:
 		eb := rowNotFound(t, key)
 		d.mu.Unlock()
-		writeError(w, eb)
+		core.WriteError(w, eb)
 		return
 	case brief:
 		out = map[string]any{keyField: key}
@@ -623,16 +593,15 @@ func (s *Server) handleRowGet(w http.ResponseWriter, r *http.Request) {
 		out = t.schema.full(row)
 	}
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	core.WriteJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) handleRowDelete(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleRowDelete(w http.ResponseWriter, r *http.Request) {
 	id, key := r.PathValue("datatableId"), r.PathValue("rowId")
-	d := s.tables
 	d.mu.Lock()
 	d.settle()
 	t, ok := d.tables[id]
-	var eb *ErrorBody
+	var eb *core.ErrorBody
 	switch {
 	case !ok:
 		e := tableNotFound(id)
@@ -647,7 +616,7 @@ func (s *Server) handleRowDelete(w http.ResponseWriter, r *http.Request) {
 	status := d.variants.DeleteStatus
 	d.mu.Unlock()
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
 	w.Header().Set("Content-Length", "0")
