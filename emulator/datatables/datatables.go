@@ -78,12 +78,6 @@ const (
 // limitNamespace is the namespace of data-table limits in core.ErrorBody.limit.
 const limitNamespace = "flows.datatables"
 
-// Paging bounds of the list endpoints.
-const (
-	defaultPageSize = 25
-	maxPageSize     = 500
-)
-
 // homeDivision is the division every table belongs to.
 var homeDivision = map[string]string{
 	"id":      "9f1a3c9e-5a7b-4c1d-8e2f-000000000001",

@@ -127,16 +127,37 @@ func (d *Family) runImport(j *importJob) {
 		j.status, j.errInfo = JobFailed, &eb
 		return
 	}
+	header, records, msg := readCSV(data, t)
+	if msg != "" {
+		failJob(j, msg)
+		return
+	}
+	if j.mode == ImportReplaceAll {
+		j.deleted = len(t.rows)
+		t.rows = map[string]map[string]any{}
+	}
+	for _, rec := range records {
+		if d.importLine(t, header, rec) {
+			j.updated++
+		} else {
+			j.failed++
+		}
+	}
+	j.status = JobSucceeded
+}
+
+// readCSV reads an import file for table t: its header, checked against
+// t's schema, and its records; or a message saying why the file fails the
+// job.
+func readCSV(data []byte, t *dtTable) (header []string, records [][]string, msg string) {
 	rd := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	rd.FieldsPerRecord = -1
 	header, err := rd.Read()
 	switch {
 	case err == io.EOF:
-		failJob(j, "The CSV file is empty; its first line must name the fields.")
-		return
+		return nil, nil, "The CSV file is empty; its first line must name the fields."
 	case err != nil:
-		failJob(j, "The CSV header is malformed: "+err.Error())
-		return
+		return nil, nil, "The CSV header is malformed: " + err.Error()
 	}
 	seen := map[string]bool{}
 	for i, h := range header {
@@ -144,62 +165,52 @@ func (d *Family) runImport(j *importJob) {
 		header[i] = h
 		switch {
 		case h == "":
-			failJob(j, fmt.Sprintf("Column %d of the CSV header has no name.", i+1))
-			return
+			return nil, nil, fmt.Sprintf("Column %d of the CSV header has no name.", i+1)
 		case seen[h]:
-			failJob(j, fmt.Sprintf("The CSV header names column %s twice.", h))
-			return
+			return nil, nil, fmt.Sprintf("The CSV header names column %s twice.", h)
 		case t.schema.fields[h] == nil:
-			failJob(j, fmt.Sprintf("The CSV header names column %s, which is not a field of datatable %s.", h, t.name))
-			return
+			return nil, nil, fmt.Sprintf("The CSV header names column %s, which is not a field of datatable %s.", h, t.name)
 		}
 		seen[h] = true
 	}
 	if !seen[keyField] {
-		failJob(j, "The CSV header has no key column.")
-		return
+		return nil, nil, "The CSV header has no key column."
 	}
-	var records [][]string
 	for {
 		rec, err := rd.Read()
 		if err == io.EOF {
-			break
+			return header, records, ""
 		}
 		if err != nil {
-			failJob(j, "The CSV file is malformed: "+err.Error())
-			return
+			return nil, nil, "The CSV file is malformed: " + err.Error()
 		}
 		records = append(records, rec)
 	}
-	if j.mode == ImportReplaceAll {
-		j.deleted = len(t.rows)
-		t.rows = map[string]map[string]any{}
+}
+
+// importLine inserts or replaces the row of one CSV line in t; it reports
+// false when the line is skipped (wrong number of cells, invalid row, or a
+// new row over the limit). The caller holds d.mu.
+func (d *Family) importLine(t *dtTable, header, rec []string) bool {
+	if len(rec) != len(header) {
+		return false
 	}
-	for _, rec := range records {
-		if len(rec) != len(header) {
-			j.failed++
-			continue
+	obj := make(map[string]any, len(rec))
+	for i, cell := range rec {
+		if cell != "" {
+			obj[header[i]] = cellValue(t.schema.fields[header[i]].typ, cell)
 		}
-		obj := make(map[string]any, len(rec))
-		for i, cell := range rec {
-			if cell != "" {
-				obj[header[i]] = cellValue(t.schema.fields[header[i]].typ, cell)
-			}
-		}
-		row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
-		if eb != nil {
-			j.failed++
-			continue
-		}
-		key := row[keyField].(string)
-		if _, exists := t.rows[key]; !exists && len(t.rows) >= d.lim.maxRows {
-			j.failed++
-			continue
-		}
-		t.rows[key] = row
-		j.updated++
 	}
-	j.status = JobSucceeded
+	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
+	if eb != nil {
+		return false
+	}
+	key := row[keyField].(string)
+	if _, exists := t.rows[key]; !exists && len(t.rows) >= d.lim.maxRows {
+		return false
+	}
+	t.rows[key] = row
+	return true
 }
 
 // cellValue turns a CSV cell into the decoded-JSON value checkRow takes:

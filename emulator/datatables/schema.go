@@ -125,28 +125,10 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *core.ErrorBody) {
 	if !ok {
 		return nil, schemaError("The schema must be a JSON object.")
 	}
-	if sv, ok := top["$schema"]; ok {
-		if s, _ := sv.(string); strings.TrimSuffix(s, "#") != strings.TrimSuffix(draft04, "#") {
-			return nil, schemaError("The schema must be JSON Schema draft-04 ("+draft04+").",
-				core.ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
-		}
+	if eb := checkSchemaTop(top); eb != nil {
+		return nil, eb
 	}
-	if tv, ok := top["type"]; ok && tv != "object" {
-		return nil, schemaError(`The schema type must be "object".`, core.ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
-	}
-	if ap, ok := top["additionalProperties"]; !ok || ap != false {
-		return nil, schemaError("The schema must set additionalProperties to false.",
-			core.ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
-	}
-	req, _ := top["required"].([]any)
-	if len(req) != 1 || req[0] != keyField {
-		return nil, schemaError(`The schema must set required to exactly ["key"].`,
-			core.ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
-	}
-	props, ok := top["properties"].(map[string]any)
-	if !ok {
-		return nil, schemaError("The schema has no properties object.", core.ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
-	}
+	props := top["properties"].(map[string]any)
 	// Document order decides the displayOrder of properties that set none.
 	var rawTop map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &rawTop)
@@ -159,6 +141,53 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *core.ErrorBody) {
 			Limit:   &core.Limit{Key: "max.fields.per.table", Namespace: limitNamespace, Value: int64(maxFields)},
 		}
 	}
+	sc, eb := parseProperties(props, docOrder)
+	if eb != nil {
+		return nil, eb
+	}
+	for name := range sc.fields {
+		sc.order = append(sc.order, name)
+	}
+	slices.SortStableFunc(sc.order, func(a, b string) int {
+		fa, fb := sc.fields[a], sc.fields[b]
+		if fa.order != fb.order {
+			return fa.order - fb.order
+		}
+		return strings.Compare(a, b)
+	})
+	return sc, nil
+}
+
+// checkSchemaTop checks the top-level keywords of a schema document:
+// $schema, type, additionalProperties, required and properties.
+func checkSchemaTop(top map[string]any) *core.ErrorBody {
+	if sv, ok := top["$schema"]; ok {
+		if s, _ := sv.(string); strings.TrimSuffix(s, "#") != strings.TrimSuffix(draft04, "#") {
+			return schemaError("The schema must be JSON Schema draft-04 ("+draft04+").",
+				core.ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
+		}
+	}
+	if tv, ok := top["type"]; ok && tv != "object" {
+		return schemaError(`The schema type must be "object".`, core.ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
+	}
+	if ap, ok := top["additionalProperties"]; !ok || ap != false {
+		return schemaError("The schema must set additionalProperties to false.",
+			core.ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
+	}
+	req, _ := top["required"].([]any)
+	if len(req) != 1 || req[0] != keyField {
+		return schemaError(`The schema must set required to exactly ["key"].`,
+			core.ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
+	}
+	if _, ok := top["properties"].(map[string]any); !ok {
+		return schemaError("The schema has no properties object.", core.ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
+	}
+	return nil
+}
+
+// parseProperties checks the properties of a schema, in document order;
+// it returns the fields, or a 400 naming every offending property.
+func parseProperties(props map[string]any, docOrder []string) (*dtSchema, *core.ErrorBody) {
 	sc := &dtSchema{fields: make(map[string]*dtField, len(props))}
 	var details []core.ErrorDetail
 	var msgs []string
@@ -192,16 +221,6 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *core.ErrorBody) {
 	if len(details) > 0 {
 		return nil, schemaError("The schema is invalid: "+strings.Join(msgs, "; ")+".", details...)
 	}
-	for name := range sc.fields {
-		sc.order = append(sc.order, name)
-	}
-	slices.SortStableFunc(sc.order, func(a, b string) int {
-		fa, fb := sc.fields[a], sc.fields[b]
-		if fa.order != fb.order {
-			return fa.order - fb.order
-		}
-		return strings.Compare(a, b)
-	})
 	return sc, nil
 }
 
