@@ -49,61 +49,39 @@ var (
 	ErrInvalidVariant  = datatables.ErrInvalidVariant
 )
 
-// Config configures a Server. Zero fields take the defaults above.
+// Config configures a Server. Zero fields take the defaults above. Each
+// field goes to the package that uses it, and is documented there.
 type Config struct {
 	// Clients maps OAuth client ids to secrets; at least one is required,
 	// here or in Fixtures. Ids must not contain ':'.
 	Clients map[string]string
-	// TokenLifetime is the lifetime of issued tokens (expires_in).
-	TokenLifetime time.Duration
-	// RateLimitPerMinute is the number of API requests a token may make per
-	// rate window. Negative turns the limit off, as does DisableRateLimit;
-	// with the limit off no inin-ratelimit-* headers are sent either, as
-	// for an API with no budget to pace against (benchmarks, quick demos).
+
+	// The token endpoint, rate limits and faults: see core.Config. Clock
+	// also runs the data tables' import jobs.
+	TokenLifetime      time.Duration
 	RateLimitPerMinute int
 	DisableRateLimit   bool
-	// RateWindow is the length of a token's rate window (default 60 s). A
-	// shorter window runs the rate clock faster: the limit per window stays
-	// RateLimitPerMinute, and inin-ratelimit-reset and Retry-After count the
-	// real seconds left in the shortened window (rounded up, at least 1).
-	RateWindow time.Duration
-	// MaxRecords is the most records one batch request may carry.
-	MaxRecords int
-	// MaxBodyBytes is the largest batch request body accepted.
-	MaxBodyBytes int
-	// Schemas maps customobjects schema names to JSON Schema documents
-	// describing a record's fields (id and conflictResolution excluded).
-	// Schemas without "$schema" are read as draft-04; they must be
-	// self-contained (no external $ref).
-	Schemas map[string][]byte
-	// UniqueFields maps a schema name to fields whose values must be unique
-	// across the schema's records (each field on its own). A record that
-	// takes a value another id holds is refused with 409 unique.violation.
+	RateWindow         time.Duration
+	MaxBodyBytes       int
+	Clock              clock.Clock
+	Logger             *slog.Logger
+	Seed               int64
+
+	// Custom objects: see customobjects.Config.
+	MaxRecords   int
+	Schemas      map[string][]byte
 	UniqueFields map[string][]string
-	// Fixtures seeds data tables (with schemas and rows) and OAuth clients
-	// from a JSON or YAML document; see LoadFixtures.
-	Fixtures []byte
-	// MaxRowsPerTable, MaxFields (properties of a table schema, key
-	// included), MaxKeyLength (characters of a row key) and MaxTables are
-	// the data-table limits.
-	MaxRowsPerTable int
-	MaxFields       int
-	MaxKeyLength    int
-	MaxTables       int
-	// ImportProcessingTime is how long, on the Clock, an import job stays
-	// Processing after its CSV is uploaded (default 2 s; negative: none).
+
+	// Data tables: see datatables.Config. Fixtures seeds data tables (with
+	// schemas and rows) and OAuth clients from a JSON or YAML document;
+	// see LoadFixtures.
+	Fixtures             []byte
+	MaxRowsPerTable      int
+	MaxFields            int
+	MaxKeyLength         int
+	MaxTables            int
 	ImportProcessingTime time.Duration
-	// Variants choose the data-table behaviours the documentation leaves
-	// open; the zero value takes the defaults.
-	Variants Variants
-	// Clock is used for token expiry, rate windows, import jobs and
-	// injected latency.
-	Clock clock.Clock
-	// Logger receives request and fault logs; nil discards them.
-	Logger *slog.Logger
-	// Seed seeds the fault randomness (5xx ratio, latency distribution);
-	// 0 picks a random seed.
-	Seed int64
+	Variants             Variants
 }
 
 // Server is the emulator: the core (token endpoint, checks, rate limits,

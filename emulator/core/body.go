@@ -78,3 +78,18 @@ func ReadAdminJSON(w http.ResponseWriter, r *http.Request, what string, v any) b
 	}
 	return true
 }
+
+// DecodeByID decodes b, the JSON encoding of entities by id, as
+// encoding/json decodes into any (numbers are float64); it returns nil when
+// err is set or b does not decode. Families hand out copies of their state
+// with it: encode under their lock, decode after.
+func DecodeByID(b []byte, err error) map[string]map[string]any {
+	if err != nil {
+		return nil
+	}
+	out := map[string]map[string]any{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil
+	}
+	return out
+}

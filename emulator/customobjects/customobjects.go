@@ -115,20 +115,13 @@ func (f *Family) schema(name string) (*jsonschema.Schema, bool) {
 func (f *Family) Records(schema string) map[string]map[string]any {
 	f.mu.Lock()
 	c, ok := f.cols[schema]
-	var b []byte
-	var err error
-	if ok {
-		b, err = json.Marshal(c.records)
+	if !ok {
+		f.mu.Unlock()
+		return nil
 	}
+	b, err := json.Marshal(c.records)
 	f.mu.Unlock()
-	if !ok || err != nil {
-		return nil
-	}
-	out := map[string]map[string]any{}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil
-	}
-	return out
+	return core.DecodeByID(b, err)
 }
 
 // Register adds the family's API and admin routes.

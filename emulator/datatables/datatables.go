@@ -307,24 +307,17 @@ func (d *Family) Rows(tableID string) map[string]map[string]any {
 	d.mu.Lock()
 	d.settle()
 	t, ok := d.tables[tableID]
-	var b []byte
-	var err error
-	if ok {
-		full := make(map[string]map[string]any, len(t.rows))
-		for k, r := range t.rows {
-			full[k] = t.schema.full(r)
-		}
-		b, err = json.Marshal(full)
+	if !ok {
+		d.mu.Unlock()
+		return nil
 	}
+	full := make(map[string]map[string]any, len(t.rows))
+	for k, r := range t.rows {
+		full[k] = t.schema.full(r)
+	}
+	b, err := json.Marshal(full)
 	d.mu.Unlock()
-	if !ok || err != nil {
-		return nil
-	}
-	out := map[string]map[string]any{}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil
-	}
-	return out
+	return core.DecodeByID(b, err)
 }
 
 // Variants returns the data-table behaviour variants in force.

@@ -241,11 +241,7 @@ type importBody struct {
 
 func (d *Family) handleImportCreate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d.mu.Lock()
-	_, ok := d.tables[id]
-	d.mu.Unlock()
-	if !ok {
-		core.WriteError(w, tableNotFound(id))
+	if !d.tableExists(w, id) {
 		return
 	}
 	var body importBody

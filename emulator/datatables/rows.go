@@ -63,8 +63,12 @@ func (d *Family) handleRowsList(w http.ResponseWriter, r *http.Request) {
 	core.WriteJSON(w, http.StatusOK, newListing(tablesPath+"/"+id+"/rows", q, p, len(keys), entities))
 }
 
-// readRow reads a row body: a JSON object, numbers as json.Number.
-func (d *Family) readRow(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+// readRow reads the row body of a request on table id: a JSON object,
+// numbers as json.Number. It answers 404 first when the table is missing.
+func (d *Family) readRow(w http.ResponseWriter, r *http.Request, id string) (map[string]any, bool) {
+	if !d.tableExists(w, id) {
+		return nil, false
+	}
 	var obj map[string]any
 	if !d.readJSONBody(w, r, &obj) {
 		return nil, false
@@ -74,6 +78,18 @@ func (d *Family) readRow(w http.ResponseWriter, r *http.Request) (map[string]any
 		return nil, false
 	}
 	return obj, true
+}
+
+// tableExists reports whether table id exists; when it does not, it
+// answers 404.
+func (d *Family) tableExists(w http.ResponseWriter, id string) bool {
+	d.mu.Lock()
+	_, ok := d.tables[id]
+	d.mu.Unlock()
+	if !ok {
+		core.WriteError(w, tableNotFound(id))
+	}
+	return ok
 }
 
 // lockTable locks d, completes due import jobs and finds table id. When the
@@ -93,27 +109,18 @@ func (d *Family) lockTable(w http.ResponseWriter, id string) (*dtTable, bool) {
 
 func (d *Family) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d.mu.Lock()
-	_, ok := d.tables[id]
-	d.mu.Unlock()
-	if !ok {
-		core.WriteError(w, tableNotFound(id))
-		return
-	}
-	obj, ok := d.readRow(w, r)
+	obj, ok := d.readRow(w, r, id)
 	if !ok {
 		return
 	}
-	t, ok := d.lockTable(w, id)
-	if !ok {
-		return
-	}
-	defer d.mu.Unlock()
-	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
-	if eb != nil {
-		core.WriteError(w, *eb)
-		return
-	}
+	d.writeRow(w, id, obj, func(t *dtTable, row map[string]any) {
+		d.createRow(w, t, row)
+	})
+}
+
+// createRow stores a new row, or answers that its key exists (see
+// Variants.PostExisting). The caller holds d.mu.
+func (d *Family) createRow(w http.ResponseWriter, t *dtTable, row map[string]any) {
 	key := row[keyField].(string)
 	if _, exists := t.rows[key]; exists {
 		status := http.StatusConflict
@@ -129,24 +136,12 @@ func (d *Family) handleRowCreate(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if len(t.rows) >= d.lim.maxRows {
-		core.WriteError(w, rowLimit(d.lim.maxRows))
-		return
-	}
-	t.rows[key] = row
-	core.WriteJSON(w, http.StatusOK, t.schema.full(row))
+	d.putRow(w, t, key, row)
 }
 
 func (d *Family) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 	id, key := r.PathValue("datatableId"), r.PathValue("rowId")
-	d.mu.Lock()
-	_, ok := d.tables[id]
-	d.mu.Unlock()
-	if !ok {
-		core.WriteError(w, tableNotFound(id))
-		return
-	}
-	obj, ok := d.readRow(w, r)
+	obj, ok := d.readRow(w, r, id)
 	if !ok {
 		return
 	}
@@ -157,6 +152,19 @@ func (d *Family) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 			core.ErrorDetail{ErrorCode: "key.mismatch", FieldName: keyField, EntityID: key}))
 		return
 	}
+	d.writeRow(w, id, obj, func(t *dtTable, row map[string]any) {
+		if _, exists := t.rows[key]; !exists && d.variants.PutMissing != "create" {
+			core.WriteError(w, rowNotFound(t, key))
+			return
+		}
+		d.putRow(w, t, key, row)
+	})
+}
+
+// writeRow locks d and checks obj against the schema of table id; when it
+// fits, store gets the table and the row to store, under the lock. Every
+// failure is answered.
+func (d *Family) writeRow(w http.ResponseWriter, id string, obj map[string]any, store func(t *dtTable, row map[string]any)) {
 	t, ok := d.lockTable(w, id)
 	if !ok {
 		return
@@ -167,15 +175,15 @@ func (d *Family) handleRowUpdate(w http.ResponseWriter, r *http.Request) {
 		core.WriteError(w, *eb)
 		return
 	}
-	if _, exists := t.rows[key]; !exists {
-		if d.variants.PutMissing != "create" {
-			core.WriteError(w, rowNotFound(t, key))
-			return
-		}
-		if len(t.rows) >= d.lim.maxRows {
-			core.WriteError(w, rowLimit(d.lim.maxRows))
-			return
-		}
+	store(t, row)
+}
+
+// putRow stores row under key in t and answers the full row; a new key
+// over the row limit is refused. The caller holds d.mu.
+func (d *Family) putRow(w http.ResponseWriter, t *dtTable, key string, row map[string]any) {
+	if _, exists := t.rows[key]; !exists && len(t.rows) >= d.lim.maxRows {
+		core.WriteError(w, rowLimit(d.lim.maxRows))
+		return
 	}
 	t.rows[key] = row
 	core.WriteJSON(w, http.StatusOK, t.schema.full(row))

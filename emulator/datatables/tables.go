@@ -174,11 +174,7 @@ func (d *Family) handleTableGet(w http.ResponseWriter, r *http.Request) {
 
 func (d *Family) handleTableUpdate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d.mu.Lock()
-	_, ok := d.tables[id]
-	d.mu.Unlock()
-	if !ok {
-		core.WriteError(w, tableNotFound(id))
+	if !d.tableExists(w, id) {
 		return
 	}
 	var body tableBody
