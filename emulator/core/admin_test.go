@@ -33,14 +33,14 @@ func TestAdminFaults(t *testing.T) {
 	if !got.Down || time.Duration(got.RetryAfter) != 4*time.Second || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
 		t.Errorf("faults %+v", got)
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 503)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 503)
 
 	// Fields left out keep their values.
 	got = emutest.DecodeJSON[core.FaultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"down":false}`))
 	if got.Down || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
 		t.Errorf("faults %+v", got)
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 502)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 502)
 
 	// GET shows the state; durations are strings.
 	raw := admin(http.MethodGet, "/emulator/faults", "")
@@ -53,7 +53,7 @@ func TestAdminFaults(t *testing.T) {
 	if !got.Storm429 || len(got.FailNext) != 0 || got.OmitEntityIDs || got.RetryAfter != 0 {
 		t.Errorf("faults %+v", got)
 	}
-	w := e.post(tok, batch(rec("a", "upsert")))
+	w := e.Post(tok, batch(rec("a", "upsert")))
 	emutest.WantStatus(t, w, 429)
 	if w.Header().Get("Retry-After") != "1" {
 		t.Errorf("default Retry-After %q", w.Header().Get("Retry-After"))
@@ -63,11 +63,11 @@ func TestAdminFaults(t *testing.T) {
 	if got.Storm429 {
 		t.Errorf("DELETE left faults on: %+v", got)
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 
 	// Revocation.
 	admin(http.MethodPost, "/emulator/faults", `{"revokeTokens":true}`)
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 401)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 401)
 
 	for _, bad := range []string{
 		`{"dwon":true}`,
@@ -92,8 +92,8 @@ func TestAdminFaults(t *testing.T) {
 func TestAdminInspection(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "createOnly"))), 409)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "createOnly"))), 409)
 	emutest.WantStatus(t, e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/zz", tok, ""), 404)
 
 	w := e.Do(http.MethodGet, "/emulator/stats", "", nil)

@@ -118,9 +118,9 @@ func TestTokenLifetimeAndExpiry(t *testing.T) {
 	}
 	tok := tr.AccessToken
 	e.Clk.Advance(10*time.Minute - time.Second)
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 	e.Clk.Advance(time.Second)
-	w = e.post(tok, batch(rec("b", "upsert")))
+	w = e.Post(tok, batch(rec("b", "upsert")))
 	emutest.WantStatus(t, w, 401)
 	if eb := emutest.ErrBody(t, w); eb.Code != "credentials.expired" {
 		t.Errorf("code %q, want credentials.expired", eb.Code)
@@ -128,7 +128,7 @@ func TestTokenLifetimeAndExpiry(t *testing.T) {
 	if e.co.Records(testSchema)["b"] != nil {
 		t.Error("record stored with an expired token")
 	}
-	emutest.WantStatus(t, e.post(e.Token(), batch(rec("b", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(e.Token(), batch(rec("b", "upsert"))), 200)
 }
 
 func TestBearerCheck(t *testing.T) {
@@ -165,16 +165,16 @@ func TestBearerCheck(t *testing.T) {
 func TestRevokeTokens(t *testing.T) {
 	e := newEnv(t, nil)
 	old := e.Token()
-	emutest.WantStatus(t, e.post(old, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(old, batch(rec("a", "upsert"))), 200)
 	e.Srv.RevokeTokens()
-	w := e.post(old, batch(rec("b", "upsert")))
+	w := e.Post(old, batch(rec("b", "upsert")))
 	emutest.WantStatus(t, w, 401)
 	if eb := emutest.ErrBody(t, w); eb.Code != "authentication.required" {
 		t.Errorf("code %q", eb.Code)
 	}
 	// A token issued after the revocation works; the old one stays revoked.
-	emutest.WantStatus(t, e.post(e.Token(), batch(rec("b", "upsert"))), 200)
-	emutest.WantStatus(t, e.post(old, batch(rec("c", "upsert"))), 401)
+	emutest.WantStatus(t, e.Post(e.Token(), batch(rec("b", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(old, batch(rec("c", "upsert"))), 401)
 }
 
 func TestRateLimit(t *testing.T) {
@@ -182,7 +182,7 @@ func TestRateLimit(t *testing.T) {
 	tok := e.Token()
 	other := e.Token()
 	for i := 1; i <= 3; i++ {
-		w := e.post(tok, batch(rec(fmt.Sprint(i), "upsert")))
+		w := e.Post(tok, batch(rec(fmt.Sprint(i), "upsert")))
 		emutest.WantStatus(t, w, 200)
 		if got := w.Header().Get("inin-ratelimit-count"); got != fmt.Sprint(i) {
 			t.Errorf("count header %q, want %d", got, i)
@@ -195,7 +195,7 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	e.Clk.Advance(10*time.Second + 500*time.Millisecond)
-	w := e.post(tok, batch(rec("4", "upsert")))
+	w := e.Post(tok, batch(rec("4", "upsert")))
 	emutest.WantStatus(t, w, 429)
 	// 49.5 s remain in the window: rounded up.
 	if got := w.Header().Get("Retry-After"); got != "50" {
@@ -214,16 +214,16 @@ func TestRateLimit(t *testing.T) {
 		t.Error("rate-limited record stored")
 	}
 	// Another token has its own window.
-	emutest.WantStatus(t, e.post(other, batch(rec("x", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(other, batch(rec("x", "upsert"))), 200)
 
 	e.Clk.Advance(49 * time.Second)
-	w = e.post(tok, batch(rec("5", "upsert")))
+	w = e.Post(tok, batch(rec("5", "upsert")))
 	emutest.WantStatus(t, w, 429)
 	if got := w.Header().Get("Retry-After"); got != "1" {
 		t.Errorf("Retry-After %q near the window end, want 1", got)
 	}
 	e.Clk.Advance(500 * time.Millisecond) // the window has ended
-	w = e.post(tok, batch(rec("6", "upsert")))
+	w = e.Post(tok, batch(rec("6", "upsert")))
 	emutest.WantStatus(t, w, 200)
 	if w.Header().Get("inin-ratelimit-count") != "1" || w.Header().Get("inin-ratelimit-reset") != "60" {
 		t.Errorf("new window headers %v", w.Header())

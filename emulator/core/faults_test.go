@@ -36,7 +36,7 @@ func TestFailNext(t *testing.T) {
 		t.Fatalf("queued %v", got)
 	}
 	// A request failing the bearer check does not consume a failure.
-	emutest.WantStatus(t, e.post("", batch(rec("a", "upsert"))), 401)
+	emutest.WantStatus(t, e.Post("", batch(rec("a", "upsert"))), 401)
 
 	wants := []struct {
 		status int
@@ -48,7 +48,7 @@ func TestFailNext(t *testing.T) {
 		{500, "internal.server.error"},
 	}
 	for i, want := range wants {
-		w := e.post(tok, batch(rec(fmt.Sprint(i), "upsert")))
+		w := e.Post(tok, batch(rec(fmt.Sprint(i), "upsert")))
 		emutest.WantStatus(t, w, want.status)
 		if eb := emutest.ErrBody(t, w); eb.Code != want.code {
 			t.Errorf("request %d: code %q, want %q", i, eb.Code, want.code)
@@ -65,7 +65,7 @@ func TestFailNext(t *testing.T) {
 			t.Errorf("request %d: rate headers %v", i, w.Header())
 		}
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("ok", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("ok", "upsert"))), 200)
 	if n := len(e.co.Records(testSchema)); n != 1 {
 		t.Errorf("%d records stored, want only the last", n)
 	}
@@ -74,7 +74,7 @@ func TestFailNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("x", "upsert"))), 503)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("x", "upsert"))), 503)
 
 	for _, bad := range []struct{ n, status int }{{1, 200}, {1, 302}, {1, 600}, {-1, 503}} {
 		if err := e.Srv.FailNext(bad.n, bad.status); !errors.Is(err, core.ErrInvalidFault) {
@@ -88,7 +88,7 @@ func TestDown(t *testing.T) {
 	tok := e.Token()
 	e.Srv.Down(true)
 	for _, tk := range []string{tok, "", "unknown"} {
-		w := e.post(tk, batch(rec("a", "upsert")))
+		w := e.Post(tk, batch(rec("a", "upsert")))
 		emutest.WantStatus(t, w, 503)
 		if eb := emutest.ErrBody(t, w); eb.Code != "service.unavailable" {
 			t.Errorf("code %q", eb.Code)
@@ -100,7 +100,7 @@ func TestDown(t *testing.T) {
 	// Tokens are still issued while the API is down.
 	tok2 := e.Token()
 	e.Srv.Down(false)
-	emutest.WantStatus(t, e.post(tok2, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok2, batch(rec("a", "upsert"))), 200)
 	if e.Srv.Stats().ByStatus[503] != 3 {
 		t.Errorf("stats %+v", e.Srv.Stats())
 	}
@@ -113,7 +113,7 @@ func TestStorm429(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		w := e.post(tok, batch(rec("a", "upsert")))
+		w := e.Post(tok, batch(rec("a", "upsert")))
 		emutest.WantStatus(t, w, 429)
 		if w.Header().Get("Retry-After") != "3" {
 			t.Errorf("Retry-After %q, want 3", w.Header().Get("Retry-After"))
@@ -127,7 +127,7 @@ func TestStorm429(t *testing.T) {
 	if err := e.Srv.Storm429(false, 0); err != nil {
 		t.Fatal(err)
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 	st := e.Srv.Stats()
 	if st.TooManyRequests != 3 || st.RateLimited != 0 {
 		t.Errorf("stats %+v", st)
@@ -192,7 +192,7 @@ func TestLatencyWaitsOnClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan *httptest.ResponseRecorder, 1)
-	go func() { done <- e.post(tok, batch(rec("a", "upsert"))) }()
+	go func() { done <- e.Post(tok, batch(rec("a", "upsert"))) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.Clk.WaitForTimers(ctx, 1); err != nil {
@@ -278,7 +278,7 @@ func TestLatencyDistribution(t *testing.T) {
 func TestSetFaultsAndReset(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 	f := core.Faults{Down: true, OmitEntityIDs: true, FailNext: []int{502}, Latency: time.Millisecond}
 	if err := e.Srv.SetFaults(f); err != nil {
 		t.Fatal(err)
@@ -299,7 +299,7 @@ func TestSetFaultsAndReset(t *testing.T) {
 		t.Error("Reset kept records or stats")
 	}
 	// Tokens survive a reset; their windows restart.
-	w := e.post(tok, batch(rec("b", "upsert")))
+	w := e.Post(tok, batch(rec("b", "upsert")))
 	emutest.WantStatus(t, w, 200)
 	if w.Header().Get("inin-ratelimit-count") != "1" {
 		t.Errorf("window not reset: %v", w.Header())
@@ -317,9 +317,9 @@ func TestCorrelationIDs(t *testing.T) {
 	responses := []*httptest.ResponseRecorder{
 		e.TokenRequest(emutest.Basic(emutest.Client, emutest.Secret), nil),
 		e.TokenRequest("", nil),
-		e.post(tok, batch(rec("a", "upsert"))),
-		e.post(tok, batch(rec("a", "upsert"))), // 429
-		e.post("", ""),
+		e.Post(tok, batch(rec("a", "upsert"))),
+		e.Post(tok, batch(rec("a", "upsert"))), // 429
+		e.Post("", ""),
 		e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/zz", "", ""),
 		e.Do(http.MethodGet, "/nowhere", "", nil),
 		e.Do(http.MethodGet, "/emulator/stats", "", nil),
@@ -352,7 +352,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := range 50 {
 				id := fmt.Sprintf("g%d-%d", g, i)
-				w := e.post(tok, batch(rec(id, "createOnly")))
+				w := e.Post(tok, batch(rec(id, "createOnly")))
 				if w.Code != 200 && w.Code != 503 {
 					t.Errorf("status %d", w.Code)
 				}

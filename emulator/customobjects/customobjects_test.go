@@ -25,7 +25,7 @@ type upsertResponse struct {
 func TestUpsertCreatesAndUpdates(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	w := e.post(tok, batch(
+	w := e.Post(tok, batch(
 		`{"id":"a","conflictResolution":"createOnly","name":"Acme","age":42,"vip":true}`,
 		`{"id":"b","conflictResolution":"upsert","name":"Beta"}`,
 		`{"id":"a","conflictResolution":"updateOnly","name":"Acme 2","age":12345678901234567}`,
@@ -53,7 +53,7 @@ func TestUpsertCreatesAndUpdates(t *testing.T) {
 		t.Errorf("large integer not preserved: %s", w.Body)
 	}
 
-	w = e.post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"Beta 2","vip":false}`))
+	w = e.Post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"Beta 2","vip":false}`))
 	emutest.WantStatus(t, w, 200)
 	resp = upsertResponse{}
 	_ = json.Unmarshal(w.Body.Bytes(), &resp)
@@ -97,7 +97,7 @@ func TestTooLarge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			w := e.post(e.Token(), tt.body)
+			w := e.Post(e.Token(), tt.body)
 			emutest.WantStatus(t, w, 413)
 			eb := emutest.ErrBody(t, w)
 			if eb.Code != "request.entity.too.large" || eb.Limit == nil || eb.Limit.Key != tt.limit {
@@ -110,21 +110,21 @@ func TestTooLarge(t *testing.T) {
 	}
 	t.Run("100 records and exactly 2 MiB are accepted", func(t *testing.T) {
 		e := newEnv(t, nil)
-		emutest.WantStatus(t, e.post(e.Token(), batch(many[:100]...)), 200)
+		emutest.WantStatus(t, e.Post(e.Token(), batch(many[:100]...)), 200)
 		small := batch(`{"id":"z","conflictResolution":"upsert","name":"z","pad":""}`)
 		body := strings.Replace(small, `"pad":""`, `"pad":"`+strings.Repeat(" ", 2<<20-len(small))+`"`, 1)
 		if len(body) != 2<<20 {
 			t.Fatalf("body is %d bytes", len(body))
 		}
 		// Exactly at the limit the body is read; the schema then rejects "pad".
-		emutest.WantStatus(t, e.post(e.Token(), body), 400)
+		emutest.WantStatus(t, e.Post(e.Token(), body), 400)
 	})
 	t.Run("configured limits", func(t *testing.T) {
 		e := newEnv(t, func(cc *core.Config, c *Config) { c.MaxRecords = 2; cc.MaxBodyBytes = 200 })
 		tok := e.Token()
-		emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b", "upsert"))), 200)
-		emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b", "upsert"), rec("c", "upsert"))), 413)
-		emutest.WantStatus(t, e.post(tok, batch(`{"id":"a","conflictResolution":"upsert","name":"`+strings.Repeat("y", 200)+`"}`)), 413)
+		emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"), rec("b", "upsert"))), 200)
+		emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"), rec("b", "upsert"), rec("c", "upsert"))), 413)
+		emutest.WantStatus(t, e.Post(tok, batch(`{"id":"a","conflictResolution":"upsert","name":"`+strings.Repeat("y", 200)+`"}`)), 413)
 	})
 }
 
@@ -143,7 +143,7 @@ func TestMalformedBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			w := e.post(e.Token(), tt.body)
+			w := e.Post(e.Token(), tt.body)
 			emutest.WantStatus(t, w, 400)
 			if eb := emutest.ErrBody(t, w); eb.Code != "bad.request" || len(eb.Errors) != 0 {
 				t.Errorf("body %s", w.Body)
@@ -169,7 +169,7 @@ func detailSet(t *testing.T, eb core.ErrorBody) []string {
 func TestValidationErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	w := e.post(tok, batch(
+	w := e.Post(tok, batch(
 		rec("ok-1", "upsert"),
 		`{"id":"bad-type","conflictResolution":"upsert","name":"x","age":"old"}`,
 		`{"id":"bad-fields","conflictResolution":"upsert","extra":1}`,
@@ -223,10 +223,10 @@ func TestValidationErrors(t *testing.T) {
 func TestConflicts(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("exists", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("exists", "upsert"))), 200)
 	before := e.f.Records(testSchema)
 
-	w := e.post(tok, batch(
+	w := e.Post(tok, batch(
 		rec("new-1", "upsert"),
 		rec("exists", "createOnly"),
 		rec("missing", "updateOnly"),
@@ -249,7 +249,7 @@ func TestConflicts(t *testing.T) {
 		t.Errorf("atomicity broken: %v", after)
 	}
 	// A schema violation wins over conflicts.
-	w = e.post(tok, batch(rec("exists", "createOnly"), `{"id":"x","conflictResolution":"upsert"}`))
+	w = e.Post(tok, batch(rec("exists", "createOnly"), `{"id":"x","conflictResolution":"upsert"}`))
 	emutest.WantStatus(t, w, 400)
 	if eb := emutest.ErrBody(t, w); len(eb.Errors) != 1 || eb.Errors[0].EntityID != "x" {
 		t.Errorf("body %s", w.Body)
@@ -259,7 +259,7 @@ func TestConflicts(t *testing.T) {
 func TestOmitEntityIDs(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("exists", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("exists", "upsert"))), 200)
 	e.Srv.OmitEntityIDs(true)
 	for _, tc := range []struct {
 		body   string
@@ -268,7 +268,7 @@ func TestOmitEntityIDs(t *testing.T) {
 		{batch(rec("a", "upsert"), `{"id":"bad","conflictResolution":"upsert","age":"x"}`), 400},
 		{batch(rec("a", "upsert"), rec("exists", "createOnly")), 409},
 	} {
-		w := e.post(tok, tc.body)
+		w := e.Post(tok, tc.body)
 		emutest.WantStatus(t, w, tc.status)
 		eb := emutest.ErrBody(t, w)
 		if len(eb.Errors) != 0 || len(eb.Details) != 0 || eb.EntityID != "" ||
@@ -277,7 +277,7 @@ func TestOmitEntityIDs(t *testing.T) {
 		}
 	}
 	e.Srv.OmitEntityIDs(false)
-	w := e.post(tok, batch(rec("exists", "createOnly")))
+	w := e.Post(tok, batch(rec("exists", "createOnly")))
 	if eb := emutest.ErrBody(t, w); len(eb.Errors) != 1 {
 		t.Errorf("entity ids still omitted: %s", w.Body)
 	}
@@ -286,7 +286,7 @@ func TestOmitEntityIDs(t *testing.T) {
 func TestDelete(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"), rec("b/c", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"), rec("b/c", "upsert"))), 200)
 
 	w := e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/a", tok, "")
 	emutest.WantStatus(t, w, 204)
@@ -338,7 +338,7 @@ func TestRouting(t *testing.T) {
 func TestAddSchema(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.Token()
-	emutest.WantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 	// Replacing a schema keeps its records and applies the new rules.
 	if err := e.f.AddSchema(testSchema, []byte(`{"type":"object","required":["name","age"]}`)); err != nil {
 		t.Fatal(err)
@@ -346,8 +346,8 @@ func TestAddSchema(t *testing.T) {
 	if e.f.Records(testSchema)["a"] == nil {
 		t.Error("records dropped on schema replacement")
 	}
-	emutest.WantStatus(t, e.post(tok, batch(rec("b", "upsert"))), 400)
-	emutest.WantStatus(t, e.post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"b","age":1,"free":true}`)), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("b", "upsert"))), 400)
+	emutest.WantStatus(t, e.Post(tok, batch(`{"id":"b","conflictResolution":"upsert","name":"b","age":1,"free":true}`)), 200)
 
 	if err := e.f.AddSchema("other", []byte(`{"type":"object"}`)); err != nil {
 		t.Fatal(err)
@@ -368,9 +368,9 @@ func TestUniqueFields(t *testing.T) {
 	named := func(id, name string) string {
 		return fmt.Sprintf(`{"id":%q,"conflictResolution":"upsert","name":%q}`, id, name)
 	}
-	emutest.WantStatus(t, e.post(tok, batch(named("a", "alice"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(named("a", "alice"))), 200)
 	// Another id taking a stored value is refused, with the field named.
-	w := e.post(tok, batch(named("b", "bob"), named("c", "alice")))
+	w := e.Post(tok, batch(named("b", "bob"), named("c", "alice")))
 	emutest.WantStatus(t, w, 409)
 	eb := emutest.ErrBody(t, w)
 	if len(eb.Errors) != 1 || eb.Errors[0].EntityID != "c" || eb.Errors[0].Code != "unique.violation" ||
@@ -378,18 +378,18 @@ func TestUniqueFields(t *testing.T) {
 		t.Fatalf("body %s", w.Body)
 	}
 	// Two new ids with one value in a batch: the later one is refused.
-	w = e.post(tok, batch(named("d", "dora"), named("e", "dora")))
+	w = e.Post(tok, batch(named("d", "dora"), named("e", "dora")))
 	emutest.WantStatus(t, w, 409)
 	if eb := emutest.ErrBody(t, w); len(eb.Errors) != 1 || eb.Errors[0].EntityID != "e" {
 		t.Fatalf("body %s", w.Body)
 	}
 	// The holder may keep or change its value; a freed value can be taken.
-	emutest.WantStatus(t, e.post(tok, batch(named("a", "alice"))), 200)
-	emutest.WantStatus(t, e.post(tok, batch(named("a", "anne"))), 200)
-	emutest.WantStatus(t, e.post(tok, batch(named("c", "alice"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(named("a", "alice"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(named("a", "anne"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(named("c", "alice"))), 200)
 	// A deleted record frees its value.
 	emutest.WantStatus(t, e.API(http.MethodDelete, "/api/v2/customobjects/"+testSchema+"/records/c", tok, ""), 204)
-	emutest.WantStatus(t, e.post(tok, batch(named("f", "alice"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(named("f", "alice"))), 200)
 	if err := e.f.SetUniqueFields("nope", []string{"x"}); err == nil {
 		t.Error("unique fields accepted for an unknown schema")
 	}

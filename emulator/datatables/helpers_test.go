@@ -21,16 +21,11 @@ type env struct {
 func newEnv(t *testing.T, mutate func(*core.Config, *Config)) *env {
 	t.Helper()
 	var cfg Config
-	e := emutest.New(t, func(cc *core.Config) {
+	e, f := emutest.NewFamily(t, func(cc *core.Config) {
 		if mutate != nil {
 			mutate(cc, &cfg)
 		}
-	})
-	f, err := New(e.Srv, cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	e.Srv.Register(f)
+	}, func(s *core.Server) (*Family, error) { return New(s, cfg) })
 	return &env{Env: e, f: f}
 }
 

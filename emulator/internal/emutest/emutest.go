@@ -6,6 +6,7 @@ package emutest
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -156,4 +157,49 @@ func EqualJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// NewFamily returns an Env (see New) with the family build makes on its
+// server, registered.
+func NewFamily[F core.Family](t *testing.T, mutate func(*core.Config), build func(*core.Server) (F, error)) (*Env, F) {
+	t.Helper()
+	e := New(t, mutate)
+	f, err := build(e.Srv)
+	if err != nil {
+		t.Fatalf("building the family: %v", err)
+	}
+	e.Srv.Register(f)
+	return e, f
+}
+
+// Customobjects test data: a schema, its JSON Schema, and batch bodies.
+const (
+	Schema = "accounts"
+	// AccountsSchema describes the record fields of Schema.
+	AccountsSchema = `{
+		"type": "object",
+		"properties": {
+			"name": {"type": "string", "maxLength": 20},
+			"age":  {"type": "integer"},
+			"vip":  {"type": "boolean"}
+		},
+		"required": ["name"],
+		"additionalProperties": false
+	}`
+)
+
+// Batch wraps record documents in a batch body.
+func Batch(recs ...string) string {
+	return `{"records":[` + strings.Join(recs, ",") + `]}`
+}
+
+// Record returns a valid record document of Schema.
+func Record(id, conflict string) string {
+	return fmt.Sprintf(`{"id":%q,"conflictResolution":%q,"name":"n-%s"}`, id, conflict, id)
+}
+
+// Post sends a batch to Schema.
+func (e *Env) Post(tok, body string) *httptest.ResponseRecorder {
+	e.T.Helper()
+	return e.API(http.MethodPost, "/api/v2/customobjects/"+Schema+"/records", tok, body)
 }
