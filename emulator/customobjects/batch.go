@@ -47,7 +47,7 @@ func splitBatch(body []byte) ([]json.RawMessage, string) {
 }
 
 // checkRecord decodes and validates record i; it returns the record, or an
-// core.ErrorBody naming its problems.
+// ErrorBody naming its problems.
 func checkRecord(sch *jsonschema.Schema, i int, raw json.RawMessage) (batchRecord, *core.ErrorBody) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -20,7 +20,7 @@ const (
 	KindDelete = "DELETE /api/v2/customobjects/{schemaName}/records/{id}"
 )
 
-// Error codes of the family, in core.ErrorBody.Code and core.ErrorDetail.ErrorCode.
+// Error codes of the family, in ErrorBody.Code and ErrorDetail.ErrorCode.
 const (
 	CodeInvalidRecord   = "invalid.record"
 	CodeRecordExists    = "record.exists"
@@ -34,7 +34,7 @@ const (
 )
 
 // limitNamespace is the namespace of the family's limits in
-// core.ErrorBody.limit.
+// ErrorBody.limit.
 const limitNamespace = "customobjects"
 
 // Conflict-resolution directives of a record.

@@ -75,7 +75,7 @@ const (
 	CodeKeyTooLong    = "key.too.long"
 )
 
-// limitNamespace is the namespace of data-table limits in core.ErrorBody.limit.
+// limitNamespace is the namespace of data-table limits in ErrorBody.limit.
 const limitNamespace = "flows.datatables"
 
 // homeDivision is the division every table belongs to.

@@ -379,7 +379,7 @@ func (f *dtField) check(v any) (string, string) {
 
 // checkRow validates a decoded row object (numbers as json.Number) and
 // returns the row to store (typed values, omitted properties left out), or
-// the 400 core.ErrorBody naming every offending field.
+// the 400 ErrorBody naming every offending field.
 func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName string) (map[string]any, *core.ErrorBody) {
 	key, _ := obj[keyField].(string)
 	var details []core.ErrorDetail
