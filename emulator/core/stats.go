@@ -1,31 +1,14 @@
-package emulator
+package core
 
 import (
 	"maps"
 	"sync"
 )
 
-// Request kinds counted in Stats.ByKind. API kinds are the route patterns.
+// Request kinds of the core counted in Stats.ByKind. API kinds are the
+// route patterns each family registers (see Routes.API).
 const (
-	KindToken                 = "POST /oauth/token"
-	KindCustomObjectsUpsert   = "POST /api/v2/customobjects/{schemaName}/records"
-	KindCustomObjectsDelete   = "DELETE /api/v2/customobjects/{schemaName}/records/{id}"
-	KindDataTablesList        = "GET /api/v2/flows/datatables"
-	KindDataTableCreate       = "POST /api/v2/flows/datatables"
-	KindDataTableGet          = "GET /api/v2/flows/datatables/{datatableId}"
-	KindDataTableUpdate       = "PUT /api/v2/flows/datatables/{datatableId}"
-	KindDataTableDelete       = "DELETE /api/v2/flows/datatables/{datatableId}"
-	KindDataTableRows         = "GET /api/v2/flows/datatables/{datatableId}/rows"
-	KindDataTableRowCreate    = "POST /api/v2/flows/datatables/{datatableId}/rows"
-	KindDataTableRowGet       = "GET /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
-	KindDataTableRowUpdate    = "PUT /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
-	KindDataTableRowDelete    = "DELETE /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
-	KindDataTableImportCSV    = "POST /api/v2/flows/datatables/{datatableId}/import/csv/jobs"
-	KindDataTableImportCreate = "POST /api/v2/flows/datatables/{datatableId}/import/jobs"
-	KindDataTableImportJobs   = "GET /api/v2/flows/datatables/{datatableId}/import/jobs"
-	KindDataTableImportJob    = "GET /api/v2/flows/datatables/{datatableId}/import/jobs/{importJobId}"
-	// KindDataTableUpload counts CSV uploads to an import job's uploadURI.
-	KindDataTableUpload = "PUT /uploads/datatables/{jobId}"
+	KindToken = "POST /oauth/token"
 	// KindOther counts requests that matched no route.
 	KindOther = "other"
 )
@@ -35,7 +18,8 @@ const (
 type Stats struct {
 	// Requests is the number of token and API requests answered.
 	Requests int `json:"requests"`
-	// ByKind counts requests by route (the Kind* constants).
+	// ByKind counts requests by route: KindToken, KindOther and the
+	// families' route patterns.
 	ByKind map[string]int `json:"byKind"`
 	// ByStatus counts responses by HTTP status.
 	ByStatus map[int]int `json:"byStatus"`

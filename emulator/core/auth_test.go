@@ -1,4 +1,4 @@
-package emulator
+package core_test
 
 import (
 	"encoding/json"
@@ -9,41 +9,38 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
+	"github.com/gcupsert/gcupsert/emulator/internal/emutest"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
 	good := map[string]string{"a": "b"}
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  core.Config
 	}{
-		{"no clients", Config{}},
-		{"empty client id", Config{Clients: map[string]string{"": "x"}}},
-		{"colon in client id", Config{Clients: map[string]string{"a:b": "x"}}},
-		{"empty secret", Config{Clients: map[string]string{"a": ""}}},
-		{"negative lifetime", Config{Clients: good, TokenLifetime: -time.Second}},
-		{"negative max records", Config{Clients: good, MaxRecords: -1}},
-		{"negative max body", Config{Clients: good, MaxBodyBytes: -1}},
-		{"bad schema json", Config{Clients: good, Schemas: map[string][]byte{"x": []byte(`{`)}}},
-		{"bad schema", Config{Clients: good, Schemas: map[string][]byte{"x": []byte(`{"type":"nope"}`)}}},
-		{"external ref", Config{Clients: good, Schemas: map[string][]byte{"x": []byte(`{"$ref":"other.json"}`)}}},
-		{"bad schema name", Config{Clients: good, Schemas: map[string][]byte{"a/b": []byte(`{}`)}}},
+		{"empty client id", core.Config{Clients: map[string]string{"": "x"}}},
+		{"colon in client id", core.Config{Clients: map[string]string{"a:b": "x"}}},
+		{"empty secret", core.Config{Clients: map[string]string{"a": ""}}},
+		{"negative lifetime", core.Config{Clients: good, TokenLifetime: -time.Second}},
+		{"negative max body", core.Config{Clients: good, MaxBodyBytes: -1}},
+		{"negative rate window", core.Config{Clients: good, RateWindow: -time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(tt.cfg)
-			if !errors.Is(err, ErrInvalidConfig) || s != nil {
+			s, err := core.New(tt.cfg)
+			if !errors.Is(err, core.ErrInvalidConfig) || s != nil {
 				t.Fatalf("New = %v, %v; want ErrInvalidConfig", s, err)
 			}
 		})
 	}
-	s, err := New(Config{Clients: good})
+	s, err := core.New(core.Config{Clients: good})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.tokenLifetime != DefaultTokenLifetime || s.rateLimit != 300 || !s.rateLimitOn ||
-		s.maxRecords != 100 || s.maxBodyBytes != 2097152 {
-		t.Errorf("defaults not applied: %+v", s)
+	if lifetime, limit, on, maxBody := s.Settings(); lifetime != core.DefaultTokenLifetime || limit != 300 || !on || maxBody != 2097152 {
+		t.Errorf("defaults not applied: %v %d %v %d", lifetime, limit, on, maxBody)
 	}
 }
 
@@ -56,21 +53,21 @@ func TestToken(t *testing.T) {
 		status    int
 		errorCode string
 	}{
-		{"success", basic(testClient, testSecret), cc, 200, ""},
-		{"wrong secret", basic(testClient, "nope"), cc, 401, "invalid_client"},
-		{"unknown client", basic("other", testSecret), cc, 401, "invalid_client"},
+		{"success", emutest.Basic(emutest.Client, emutest.Secret), cc, 200, ""},
+		{"wrong secret", emutest.Basic(emutest.Client, "nope"), cc, 401, "invalid_client"},
+		{"unknown client", emutest.Basic("other", emutest.Secret), cc, 401, "invalid_client"},
 		{"no credentials", "", cc, 401, "invalid_client"},
 		{"form-only credentials", "", url.Values{"grant_type": {"client_credentials"},
-			"client_id": {testClient}, "client_secret": {testSecret}}, 401, "invalid_client"},
+			"client_id": {emutest.Client}, "client_secret": {emutest.Secret}}, 401, "invalid_client"},
 		{"bearer instead of basic", "Bearer abc", cc, 401, "invalid_client"},
-		{"wrong grant type", basic(testClient, testSecret), url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
-		{"missing grant type", basic(testClient, testSecret), url.Values{}, 400, "invalid_request"},
+		{"wrong grant type", emutest.Basic(emutest.Client, emutest.Secret), url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
+		{"missing grant type", emutest.Basic(emutest.Client, emutest.Secret), url.Values{}, 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			w := e.tokenRequest(tt.auth, tt.form)
-			wantStatus(t, w, tt.status)
+			w := e.TokenRequest(tt.auth, tt.form)
+			emutest.WantStatus(t, w, tt.status)
 			if w.Header().Get("ININ-Correlation-Id") == "" {
 				t.Error("no correlation id")
 			}
@@ -83,8 +80,8 @@ func TestToken(t *testing.T) {
 					body["access_token"] == "" || len(body) != 3 {
 					t.Errorf("token body %v", body)
 				}
-				if e.s.Stats().TokensIssued != 1 {
-					t.Errorf("TokensIssued = %d", e.s.Stats().TokensIssued)
+				if e.Srv.Stats().TokensIssued != 1 {
+					t.Errorf("TokensIssued = %d", e.Srv.Stats().TokensIssued)
 				}
 				return
 			}
@@ -95,10 +92,10 @@ func TestToken(t *testing.T) {
 			if oe["error"] != tt.errorCode || oe["description"] == "" || oe["error_description"] != oe["description"] {
 				t.Errorf("error body %v, want error %q", oe, tt.errorCode)
 			}
-			if strings.Contains(w.Body.String(), testSecret) {
+			if strings.Contains(w.Body.String(), emutest.Secret) {
 				t.Error("error body leaks the secret")
 			}
-			if e.s.Stats().TokensIssued != 0 {
+			if e.Srv.Stats().TokensIssued != 0 {
 				t.Error("token issued on failure")
 			}
 		})
@@ -107,31 +104,31 @@ func TestToken(t *testing.T) {
 
 func TestTokenMethodNotAllowed(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.do(http.MethodGet, "/oauth/token", "", nil)
-	wantStatus(t, w, 405)
+	w := e.Do(http.MethodGet, "/oauth/token", "", nil)
+	emutest.WantStatus(t, w, 405)
 }
 
 func TestTokenLifetimeAndExpiry(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.TokenLifetime = 10 * time.Minute })
-	w := e.tokenRequest(basic(testClient, testSecret), url.Values{"grant_type": {"client_credentials"}})
-	var tr tokenResponse
+	e := newEnv(t, func(c *core.Config) { c.TokenLifetime = 10 * time.Minute })
+	w := e.TokenRequest(emutest.Basic(emutest.Client, emutest.Secret), url.Values{"grant_type": {"client_credentials"}})
+	var tr emutest.TokenResponse
 	_ = json.Unmarshal(w.Body.Bytes(), &tr)
 	if tr.ExpiresIn != 600 {
 		t.Fatalf("expires_in = %d, want 600", tr.ExpiresIn)
 	}
 	tok := tr.AccessToken
-	e.clk.Advance(10*time.Minute - time.Second)
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
-	e.clk.Advance(time.Second)
-	w = e.post(tok, batch(rec("b", "upsert")))
-	wantStatus(t, w, 401)
-	if eb := errBody(t, w); eb.Code != "credentials.expired" {
+	e.Clk.Advance(10*time.Minute - time.Second)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
+	e.Clk.Advance(time.Second)
+	w = e.Post(tok, batch(rec("b", "upsert")))
+	emutest.WantStatus(t, w, 401)
+	if eb := emutest.ErrBody(t, w); eb.Code != "credentials.expired" {
 		t.Errorf("code %q, want credentials.expired", eb.Code)
 	}
-	if e.s.Records(testSchema)["b"] != nil {
+	if e.co.Records(testSchema)["b"] != nil {
 		t.Error("record stored with an expired token")
 	}
-	wantStatus(t, e.post(e.token(), batch(rec("b", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(e.Token(), batch(rec("b", "upsert"))), 200)
 }
 
 func TestBearerCheck(t *testing.T) {
@@ -141,7 +138,7 @@ func TestBearerCheck(t *testing.T) {
 	}{
 		{"missing", ""},
 		{"unknown token", "Bearer not-a-token"},
-		{"basic scheme", basic(testClient, testSecret)},
+		{"basic scheme", emutest.Basic(emutest.Client, emutest.Secret)},
 		{"empty bearer", "Bearer "},
 	}
 	for _, tt := range tests {
@@ -151,9 +148,9 @@ func TestBearerCheck(t *testing.T) {
 			if tt.header != "" {
 				h.Set("Authorization", tt.header)
 			}
-			w := e.do(http.MethodPost, "/api/v2/customobjects/accounts/records", batch(rec("a", "upsert")), h)
-			wantStatus(t, w, 401)
-			if eb := errBody(t, w); eb.Code != "authentication.required" {
+			w := e.Do(http.MethodPost, "/api/v2/customobjects/accounts/records", batch(rec("a", "upsert")), h)
+			emutest.WantStatus(t, w, 401)
+			if eb := emutest.ErrBody(t, w); eb.Code != "authentication.required" {
 				t.Errorf("code %q", eb.Code)
 			}
 			for _, hd := range []string{"inin-ratelimit-allowed", "inin-ratelimit-count", "inin-ratelimit-reset"} {
@@ -167,26 +164,26 @@ func TestBearerCheck(t *testing.T) {
 
 func TestRevokeTokens(t *testing.T) {
 	e := newEnv(t, nil)
-	old := e.token()
-	wantStatus(t, e.post(old, batch(rec("a", "upsert"))), 200)
-	e.s.RevokeTokens()
-	w := e.post(old, batch(rec("b", "upsert")))
-	wantStatus(t, w, 401)
-	if eb := errBody(t, w); eb.Code != "authentication.required" {
+	old := e.Token()
+	emutest.WantStatus(t, e.Post(old, batch(rec("a", "upsert"))), 200)
+	e.Srv.RevokeTokens()
+	w := e.Post(old, batch(rec("b", "upsert")))
+	emutest.WantStatus(t, w, 401)
+	if eb := emutest.ErrBody(t, w); eb.Code != "authentication.required" {
 		t.Errorf("code %q", eb.Code)
 	}
 	// A token issued after the revocation works; the old one stays revoked.
-	wantStatus(t, e.post(e.token(), batch(rec("b", "upsert"))), 200)
-	wantStatus(t, e.post(old, batch(rec("c", "upsert"))), 401)
+	emutest.WantStatus(t, e.Post(e.Token(), batch(rec("b", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(old, batch(rec("c", "upsert"))), 401)
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.RateLimitPerMinute = 3 })
-	tok := e.token()
-	other := e.token()
+	e := newEnv(t, func(c *core.Config) { c.RateLimitPerMinute = 3 })
+	tok := e.Token()
+	other := e.Token()
 	for i := 1; i <= 3; i++ {
-		w := e.post(tok, batch(rec(fmt.Sprint(i), "upsert")))
-		wantStatus(t, w, 200)
+		w := e.Post(tok, batch(rec(fmt.Sprint(i), "upsert")))
+		emutest.WantStatus(t, w, 200)
 		if got := w.Header().Get("inin-ratelimit-count"); got != fmt.Sprint(i) {
 			t.Errorf("count header %q, want %d", got, i)
 		}
@@ -197,9 +194,9 @@ func TestRateLimit(t *testing.T) {
 			t.Errorf("reset header %q", got)
 		}
 	}
-	e.clk.Advance(10*time.Second + 500*time.Millisecond)
-	w := e.post(tok, batch(rec("4", "upsert")))
-	wantStatus(t, w, 429)
+	e.Clk.Advance(10*time.Second + 500*time.Millisecond)
+	w := e.Post(tok, batch(rec("4", "upsert")))
+	emutest.WantStatus(t, w, 429)
 	// 49.5 s remain in the window: rounded up.
 	if got := w.Header().Get("Retry-After"); got != "50" {
 		t.Errorf("Retry-After %q, want 50", got)
@@ -213,25 +210,25 @@ func TestRateLimit(t *testing.T) {
 	if w.Header().Get("inin-ratelimit-count") != "4" || w.Header().Get("inin-ratelimit-reset") != "50" {
 		t.Errorf("headers %v", w.Header())
 	}
-	if e.s.Records(testSchema)["4"] != nil {
+	if e.co.Records(testSchema)["4"] != nil {
 		t.Error("rate-limited record stored")
 	}
 	// Another token has its own window.
-	wantStatus(t, e.post(other, batch(rec("x", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(other, batch(rec("x", "upsert"))), 200)
 
-	e.clk.Advance(49 * time.Second)
-	w = e.post(tok, batch(rec("5", "upsert")))
-	wantStatus(t, w, 429)
+	e.Clk.Advance(49 * time.Second)
+	w = e.Post(tok, batch(rec("5", "upsert")))
+	emutest.WantStatus(t, w, 429)
 	if got := w.Header().Get("Retry-After"); got != "1" {
 		t.Errorf("Retry-After %q near the window end, want 1", got)
 	}
-	e.clk.Advance(500 * time.Millisecond) // the window has ended
-	w = e.post(tok, batch(rec("6", "upsert")))
-	wantStatus(t, w, 200)
+	e.Clk.Advance(500 * time.Millisecond) // the window has ended
+	w = e.Post(tok, batch(rec("6", "upsert")))
+	emutest.WantStatus(t, w, 200)
 	if w.Header().Get("inin-ratelimit-count") != "1" || w.Header().Get("inin-ratelimit-reset") != "60" {
 		t.Errorf("new window headers %v", w.Header())
 	}
-	st := e.s.Stats()
+	st := e.Srv.Stats()
 	if st.TooManyRequests != 2 || st.RateLimited != 2 || st.MaxWindowRequests != 5 || st.ByStatus[429] != 2 {
 		t.Errorf("stats %+v", st)
 	}
@@ -240,24 +237,24 @@ func TestRateLimit(t *testing.T) {
 func TestRateLimitDefaultAndDisabled(t *testing.T) {
 	tests := []struct {
 		name    string
-		mutate  func(*Config)
+		mutate  func(*core.Config)
 		limited bool
 	}{
 		{"default 300", nil, true},
-		{"negative disables", func(c *Config) { c.RateLimitPerMinute = -1 }, false},
-		{"DisableRateLimit", func(c *Config) { c.DisableRateLimit = true }, false},
+		{"negative disables", func(c *core.Config) { c.RateLimitPerMinute = -1 }, false},
+		{"DisableRateLimit", func(c *core.Config) { c.DisableRateLimit = true }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.mutate)
-			tok := e.token()
+			tok := e.Token()
 			for i := range 300 {
-				w := e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/x", tok, "")
+				w := e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/x", tok, "")
 				if w.Code != 404 {
 					t.Fatalf("request %d: status %d", i, w.Code)
 				}
 			}
-			w := e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/x", tok, "")
+			w := e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/x", tok, "")
 			if got := w.Code == 429; got != tt.limited {
 				t.Fatalf("301st request status %d, limited=%v", w.Code, tt.limited)
 			}
@@ -267,8 +264,8 @@ func TestRateLimitDefaultAndDisabled(t *testing.T) {
 			if !tt.limited && w.Header().Get("inin-ratelimit-allowed") != "" {
 				t.Errorf("rate headers sent with the limit off: %v", w.Header())
 			}
-			if e.s.Stats().MaxWindowRequests != 301 {
-				t.Errorf("MaxWindowRequests = %d", e.s.Stats().MaxWindowRequests)
+			if e.Srv.Stats().MaxWindowRequests != 301 {
+				t.Errorf("MaxWindowRequests = %d", e.Srv.Stats().MaxWindowRequests)
 			}
 		})
 	}

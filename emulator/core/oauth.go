@@ -1,4 +1,4 @@
-package emulator
+package core
 
 import (
 	"crypto/rand"
@@ -169,7 +169,7 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
 	}
-	writeJSON(w, status, oauthError{Error: code, Description: desc, ErrorDescription: desc})
+	WriteJSON(w, status, oauthError{Error: code, Description: desc, ErrorDescription: desc})
 }
 
 // maxTokenBody bounds the form body of a token request.
@@ -210,7 +210,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := s.tokens.issue(s.clock.Now(), s.tokenLifetime)
-	writeJSON(w, http.StatusOK, tokenResponse{
+	WriteJSON(w, http.StatusOK, tokenResponse{
 		AccessToken: tok,
 		TokenType:   "bearer",
 		ExpiresIn:   max(int64(s.tokenLifetime/time.Second), 1),

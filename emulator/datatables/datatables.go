@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"encoding/json"
@@ -10,30 +10,73 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gcupsert/gcupsert/emulator/core"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
 
+// Defaults used by New for zero Config fields.
+const (
+	DefaultMaxRowsPerTable  = 5000
+	DefaultMaxFields        = 50
+	DefaultMaxKeyLength     = 256
+	DefaultMaxTables        = 200
+	DefaultImportProcessing = 2 * time.Second
+)
+
+// Request kinds of the family, counted in Stats.ByKind: the route patterns.
+const (
+	KindTablesList   = "GET /api/v2/flows/datatables"
+	KindTableCreate  = "POST /api/v2/flows/datatables"
+	KindTableGet     = "GET /api/v2/flows/datatables/{datatableId}"
+	KindTableUpdate  = "PUT /api/v2/flows/datatables/{datatableId}"
+	KindTableDelete  = "DELETE /api/v2/flows/datatables/{datatableId}"
+	KindRows         = "GET /api/v2/flows/datatables/{datatableId}/rows"
+	KindRowCreate    = "POST /api/v2/flows/datatables/{datatableId}/rows"
+	KindRowGet       = "GET /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindRowUpdate    = "PUT /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindRowDelete    = "DELETE /api/v2/flows/datatables/{datatableId}/rows/{rowId}"
+	KindImportCSV    = "POST /api/v2/flows/datatables/{datatableId}/import/csv/jobs"
+	KindImportCreate = "POST /api/v2/flows/datatables/{datatableId}/import/jobs"
+	KindImportJobs   = "GET /api/v2/flows/datatables/{datatableId}/import/jobs"
+	KindImportJob    = "GET /api/v2/flows/datatables/{datatableId}/import/jobs/{importJobId}"
+	// KindUpload counts CSV uploads to an import job's uploadURI.
+	KindUpload = "PUT /uploads/datatables/{jobId}"
+)
+
+// Config configures the family. Zero fields take the defaults above.
+type Config struct {
+	// MaxRowsPerTable, MaxFields (properties of a table schema, key
+	// included), MaxKeyLength (characters of a row key) and MaxTables are
+	// the data-table limits.
+	MaxRowsPerTable int
+	MaxFields       int
+	MaxKeyLength    int
+	MaxTables       int
+	// ImportProcessingTime is how long, on the server's clock, an import
+	// job stays Processing after its CSV is uploaded (default 2 s;
+	// negative: none).
+	ImportProcessingTime time.Duration
+	// Variants choose the behaviours the documentation leaves open; the
+	// zero value takes the defaults.
+	Variants Variants
+}
+
 // Data-table error codes.
 const (
-	CodeDataTablesNotFound    = "flows.datatables.table.not.found"
-	CodeDataTablesSyntax      = "flows.datatables.syntax.error"
-	CodeDataTablesRowNotFound = "flows.datatables.row.not.found"
-	CodeDataTablesRowExists   = "flows.datatables.row.exists"
-	CodeDataTablesLimit       = "flows.datatables.limit.exceeded"
-	CodeDataTablesNameExists  = "flows.datatables.name.exists"
-	CodeDataTablesJobNotFound = "flows.datatables.import.job.not.found"
-	CodeKeyEmpty              = "key.empty"
-	CodeKeyTooLong            = "key.too.long"
+	CodeTableNotFound = "flows.datatables.table.not.found"
+	CodeSyntax        = "flows.datatables.syntax.error"
+	CodeRowNotFound   = "flows.datatables.row.not.found"
+	CodeRowExists     = "flows.datatables.row.exists"
+	CodeLimit         = "flows.datatables.limit.exceeded"
+	CodeNameExists    = "flows.datatables.name.exists"
+	CodeJobNotFound   = "flows.datatables.import.job.not.found"
+	CodeTooBusy       = "flows.datatables.server.too.busy"
+	CodeKeyEmpty      = "key.empty"
+	CodeKeyTooLong    = "key.too.long"
 )
 
 // limitNamespace is the namespace of data-table limits in ErrorBody.limit.
 const limitNamespace = "flows.datatables"
-
-// Paging bounds of the list endpoints.
-const (
-	defaultPageSize = 25
-	maxPageSize     = 500
-)
 
 // homeDivision is the division every table belongs to.
 var homeDivision = map[string]string{
@@ -131,8 +174,11 @@ type seedTable struct {
 	rows                  map[string]map[string]any
 }
 
-// dataTables holds every table and import job. Safe for concurrent use.
-type dataTables struct {
+// Family is the data-tables API family: every table, its rows and import
+// jobs. Safe for concurrent use.
+type Family struct {
+	srv *core.Server
+
 	mu       sync.Mutex
 	lim      tableLimits
 	clock    clock.Clock
@@ -144,8 +190,21 @@ type dataTables struct {
 	jobSeq   int
 }
 
-func newDataTables(lim tableLimits, v Variants, clk clock.Clock) *dataTables {
-	return &dataTables{lim: lim, clock: clk, base: v, variants: v, tables: map[string]*dtTable{}, jobs: map[string]*importJob{}}
+// New checks cfg and returns the family for srv, with no table; add it to
+// srv with srv.Register.
+func New(srv *core.Server, cfg Config) (*Family, error) {
+	lim, err := newTableLimits(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+	}
+	v := cfg.Variants
+	if err := v.fill(); err != nil {
+		return nil, fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+	}
+	return &Family{
+		srv: srv, lim: lim, clock: srv.Clock(), base: v, variants: v,
+		tables: map[string]*dtTable{}, jobs: map[string]*importJob{},
+	}, nil
 }
 
 func cloneRows(rows map[string]map[string]any) map[string]map[string]any {
@@ -156,8 +215,11 @@ func cloneRows(rows map[string]map[string]any) map[string]map[string]any {
 	return out
 }
 
-// reset restores the seeded tables and the configured variants.
-func (d *dataTables) reset() {
+// Reset puts the data tables back to their seeded state (tables from
+// fixtures and CreateTable with their seeded rows; tables created through
+// the API are dropped, and so is every import job) and restores the
+// configured Variants.
+func (d *Family) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.tables = map[string]*dtTable{}
@@ -169,7 +231,7 @@ func (d *dataTables) reset() {
 }
 
 // byName returns the table named name (case-insensitive), if any.
-func (d *dataTables) byName(name string) *dtTable {
+func (d *Family) byName(name string) *dtTable {
 	for _, t := range d.tables {
 		if strings.EqualFold(t.name, name) {
 			return t
@@ -180,7 +242,7 @@ func (d *dataTables) byName(name string) *dtTable {
 
 // addSeed adds a table (and its rows) to the store and to the seed. The
 // caller holds d.mu.
-func (d *dataTables) addSeed(st seedTable) error {
+func (d *Family) addSeed(st seedTable) error {
 	if st.name == "" {
 		return fmt.Errorf("%w: a table needs a name", ErrInvalidTable)
 	}
@@ -188,7 +250,7 @@ func (d *dataTables) addSeed(st seedTable) error {
 		return fmt.Errorf("%w: a table named %q exists", ErrInvalidTable, st.name)
 	}
 	if st.id == "" {
-		st.id = newCorrelationID()
+		st.id = core.NewID()
 	}
 	if strings.ContainsAny(st.id, "/?#") {
 		return fmt.Errorf("%w: table id %q must be free of '/', '?' and '#'", ErrInvalidTable, st.id)
@@ -213,15 +275,14 @@ func (d *dataTables) addSeed(st seedTable) error {
 // CreateTable adds a data table with a schema that follows the data-table
 // rules and returns its id. The table is part of the seeded state that
 // Reset restores.
-func (s *Server) CreateTable(name string, schema []byte) (string, error) {
-	sc, eb := parseSchema(schema, s.tables.lim.maxFields)
+func (d *Family) CreateTable(name string, schema []byte) (string, error) {
+	sc, eb := parseSchema(schema, d.lim.maxFields)
 	if eb != nil {
 		return "", fmt.Errorf("%w %q: %s", ErrInvalidTable, name, eb.Message)
 	}
-	d := s.tables
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := seedTable{id: newCorrelationID(), name: name, schema: sc}
+	st := seedTable{id: core.NewID(), name: name, schema: sc}
 	if err := d.addSeed(st); err != nil {
 		return "", err
 	}
@@ -229,8 +290,7 @@ func (s *Server) CreateTable(name string, schema []byte) (string, error) {
 }
 
 // TableID returns the id of the table named name (case-insensitive).
-func (s *Server) TableID(name string) (string, bool) {
-	d := s.tables
+func (d *Family) TableID(name string) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t := d.byName(name); t != nil {
@@ -243,34 +303,25 @@ func (s *Server) TableID(name string) (string, bool) {
 // present (omitted ones at their default), or nil when the table is
 // unknown. Import jobs due by the Clock complete first. Values read as
 // encoding/json decodes into any (numbers are float64).
-func (s *Server) Rows(tableID string) map[string]map[string]any {
-	d := s.tables
+func (d *Family) Rows(tableID string) map[string]map[string]any {
 	d.mu.Lock()
 	d.settle()
 	t, ok := d.tables[tableID]
-	var b []byte
-	var err error
-	if ok {
-		full := make(map[string]map[string]any, len(t.rows))
-		for k, r := range t.rows {
-			full[k] = t.schema.full(r)
-		}
-		b, err = json.Marshal(full)
+	if !ok {
+		d.mu.Unlock()
+		return nil
 	}
+	full := make(map[string]map[string]any, len(t.rows))
+	for k, r := range t.rows {
+		full[k] = t.schema.full(r)
+	}
+	b, err := json.Marshal(full)
 	d.mu.Unlock()
-	if !ok || err != nil {
-		return nil
-	}
-	out := map[string]map[string]any{}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil
-	}
-	return out
+	return core.DecodeByID(b, err)
 }
 
 // Variants returns the data-table behaviour variants in force.
-func (s *Server) Variants() Variants {
-	d := s.tables
+func (d *Family) Variants() Variants {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.variants
@@ -278,14 +329,13 @@ func (s *Server) Variants() Variants {
 
 // SetVariants sets the data-table behaviour variants; empty fields take
 // the defaults. Reset restores the configured ones.
-func (s *Server) SetVariants(v Variants) error {
+func (d *Family) SetVariants(v Variants) error {
 	if err := v.fill(); err != nil {
 		return err
 	}
-	d := s.tables
 	d.mu.Lock()
 	d.variants = v
 	d.mu.Unlock()
-	s.log.Info("emulator datatable variants set", "variants", fmt.Sprintf("%+v", v))
+	d.srv.Log().Info("emulator datatable variants set", "variants", fmt.Sprintf("%+v", v))
 	return nil
 }

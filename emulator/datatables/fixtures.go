@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gcupsert/gcupsert/emulator/core"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -17,13 +18,15 @@ var ErrInvalidFixtures = errors.New("emulator: invalid fixtures")
 // maxFixturesBytes bounds a fixtures document.
 const maxFixturesBytes = 64 << 20
 
-// fixtures is the fixtures document.
-type fixtures struct {
+// Fixtures is a fixtures document: OAuth clients, and data tables with
+// their schemas and rows.
+type Fixtures struct {
 	Clients map[string]string `json:"clients"`
-	Tables  []fixtureTable    `json:"tables"`
+	Tables  []FixtureTable    `json:"tables"`
 }
 
-type fixtureTable struct {
+// FixtureTable is one table of a fixtures document.
+type FixtureTable struct {
 	Name        string            `json:"name"`
 	ID          string            `json:"id"`
 	Description string            `json:"description"`
@@ -54,8 +57,8 @@ func yamlToJSON(v any) any {
 	return v
 }
 
-// parseFixtures reads a JSON or YAML fixtures document.
-func parseFixtures(b []byte) (*fixtures, error) {
+// ParseFixtures reads a JSON or YAML fixtures document.
+func ParseFixtures(b []byte) (*Fixtures, error) {
 	doc := bytes.TrimSpace(b)
 	if len(doc) == 0 || doc[0] != '{' {
 		var v any
@@ -68,7 +71,7 @@ func parseFixtures(b []byte) (*fixtures, error) {
 		}
 		doc = j
 	}
-	var fx fixtures
+	var fx Fixtures
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fx); err != nil {
@@ -80,11 +83,11 @@ func parseFixtures(b []byte) (*fixtures, error) {
 	return &fx, nil
 }
 
-// LoadFixtures adds the OAuth clients and data tables of a fixtures
-// document (JSON or YAML; see the package comment). Every table is checked
-// first; on error nothing is added. Loaded tables are part of the seeded
-// state that Reset restores.
-func (s *Server) LoadFixtures(r io.Reader) error {
+// LoadFixtures adds the OAuth clients (to the server) and the data tables
+// of a fixtures document (JSON or YAML; see the package comment). Every
+// table is checked first; on error nothing is added. Loaded tables are part
+// of the seeded state that Reset restores.
+func (d *Family) LoadFixtures(r io.Reader) error {
 	b, err := io.ReadAll(io.LimitReader(r, maxFixturesBytes+1))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidFixtures, err)
@@ -92,20 +95,19 @@ func (s *Server) LoadFixtures(r io.Reader) error {
 	if len(b) > maxFixturesBytes {
 		return fmt.Errorf("%w: over %d bytes", ErrInvalidFixtures, maxFixturesBytes)
 	}
-	fx, err := parseFixtures(b)
+	fx, err := ParseFixtures(b)
 	if err != nil {
 		return err
 	}
-	return s.loadFixtures(fx)
+	return d.AddFixtures(fx)
 }
 
-func (s *Server) loadFixtures(fx *fixtures) error {
-	for id, secret := range fx.Clients {
-		if err := checkClient(id, secret); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidFixtures, err)
-		}
+// AddFixtures adds the OAuth clients (to the server) and the data tables
+// of a parsed fixtures document, as LoadFixtures does.
+func (d *Family) AddFixtures(fx *Fixtures) error {
+	if err := core.CheckClients(fx.Clients); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidFixtures, err)
 	}
-	d := s.tables
 	seeds := make([]seedTable, 0, len(fx.Tables))
 	for i, ft := range fx.Tables {
 		label := fmt.Sprintf("table %d (%s)", i, ft.Name)
@@ -150,11 +152,7 @@ func (s *Server) loadFixtures(fx *fixtures) error {
 		added = append(added, d.seed[len(d.seed)-1].id)
 	}
 	d.mu.Unlock()
-	s.clientsMu.Lock()
-	for id, secret := range fx.Clients {
-		s.clients[id] = secret
-	}
-	s.clientsMu.Unlock()
-	s.log.Info("emulator fixtures loaded", "tables", len(seeds), "clients", len(fx.Clients))
+	_ = d.srv.AddClients(fx.Clients) // checked above
+	d.srv.Log().Info("emulator fixtures loaded", "tables", len(seeds), "clients", len(fx.Clients))
 	return nil
 }

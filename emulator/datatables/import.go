@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // Import-job statuses and modes.
@@ -50,7 +52,7 @@ type importJob struct {
 	updated     int
 	deleted     int
 	failed      int
-	errInfo     *ErrorBody
+	errInfo     *core.ErrorBody
 }
 
 // jobJSON is an import job as the API serves it.
@@ -63,7 +65,7 @@ type jobJSON struct {
 	UploadURI           string            `json:"uploadURI"`
 	UploadHeaders       map[string]string `json:"uploadHeaders"`
 	ImportMode          string            `json:"importMode"`
-	ErrorInformation    *ErrorBody        `json:"errorInformation,omitempty"`
+	ErrorInformation    *core.ErrorBody   `json:"errorInformation,omitempty"`
 	CountRecordsUpdated int               `json:"countRecordsUpdated"`
 	CountRecordsDeleted int               `json:"countRecordsDeleted"`
 	CountRecordsFailed  int               `json:"countRecordsFailed"`
@@ -87,7 +89,7 @@ func (j *importJob) view() jobJSON {
 
 // settle completes every Processing job whose processing time is over,
 // in the order they became due. The caller holds d.mu.
-func (d *dataTables) settle() {
+func (d *Family) settle() {
 	now := d.clock.Now()
 	var due []*importJob
 	for _, j := range d.jobs {
@@ -108,33 +110,54 @@ func (d *dataTables) settle() {
 
 // failJob marks j Failed with a 400 syntax error.
 func failJob(j *importJob, msg string) {
-	eb := ErrorBody{Message: msg, Code: CodeDataTablesSyntax, Status: http.StatusBadRequest}
-	fillErrorBody(&eb, newCorrelationID())
+	eb := core.ErrorBody{Message: msg, Code: CodeSyntax, Status: http.StatusBadRequest}
+	eb.Fill(core.NewID())
 	j.status, j.errInfo = JobFailed, &eb
 }
 
 // runImport applies j's CSV to its table. The caller holds d.mu.
-func (d *dataTables) runImport(j *importJob) {
+func (d *Family) runImport(j *importJob) {
 	j.completed = j.completeAt
 	data := j.csv
 	j.csv = nil
 	t, ok := d.tables[j.tableID]
 	if !ok {
 		eb := tableNotFound(j.tableID)
-		fillErrorBody(&eb, newCorrelationID())
+		eb.Fill(core.NewID())
 		j.status, j.errInfo = JobFailed, &eb
 		return
 	}
+	header, records, msg := readCSV(data, t)
+	if msg != "" {
+		failJob(j, msg)
+		return
+	}
+	if j.mode == ImportReplaceAll {
+		j.deleted = len(t.rows)
+		t.rows = map[string]map[string]any{}
+	}
+	for _, rec := range records {
+		if d.importLine(t, header, rec) {
+			j.updated++
+		} else {
+			j.failed++
+		}
+	}
+	j.status = JobSucceeded
+}
+
+// readCSV reads an import file for table t: its header, checked against
+// t's schema, and its records; or a message saying why the file fails the
+// job.
+func readCSV(data []byte, t *dtTable) (header []string, records [][]string, msg string) {
 	rd := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	rd.FieldsPerRecord = -1
 	header, err := rd.Read()
 	switch {
 	case err == io.EOF:
-		failJob(j, "The CSV file is empty; its first line must name the fields.")
-		return
+		return nil, nil, "The CSV file is empty; its first line must name the fields."
 	case err != nil:
-		failJob(j, "The CSV header is malformed: "+err.Error())
-		return
+		return nil, nil, "The CSV header is malformed: " + err.Error()
 	}
 	seen := map[string]bool{}
 	for i, h := range header {
@@ -142,62 +165,52 @@ func (d *dataTables) runImport(j *importJob) {
 		header[i] = h
 		switch {
 		case h == "":
-			failJob(j, fmt.Sprintf("Column %d of the CSV header has no name.", i+1))
-			return
+			return nil, nil, fmt.Sprintf("Column %d of the CSV header has no name.", i+1)
 		case seen[h]:
-			failJob(j, fmt.Sprintf("The CSV header names column %s twice.", h))
-			return
+			return nil, nil, fmt.Sprintf("The CSV header names column %s twice.", h)
 		case t.schema.fields[h] == nil:
-			failJob(j, fmt.Sprintf("The CSV header names column %s, which is not a field of datatable %s.", h, t.name))
-			return
+			return nil, nil, fmt.Sprintf("The CSV header names column %s, which is not a field of datatable %s.", h, t.name)
 		}
 		seen[h] = true
 	}
 	if !seen[keyField] {
-		failJob(j, "The CSV header has no key column.")
-		return
+		return nil, nil, "The CSV header has no key column."
 	}
-	var records [][]string
 	for {
 		rec, err := rd.Read()
 		if err == io.EOF {
-			break
+			return header, records, ""
 		}
 		if err != nil {
-			failJob(j, "The CSV file is malformed: "+err.Error())
-			return
+			return nil, nil, "The CSV file is malformed: " + err.Error()
 		}
 		records = append(records, rec)
 	}
-	if j.mode == ImportReplaceAll {
-		j.deleted = len(t.rows)
-		t.rows = map[string]map[string]any{}
+}
+
+// importLine inserts or replaces the row of one CSV line in t; it reports
+// false when the line is skipped (wrong number of cells, invalid row, or a
+// new row over the limit). The caller holds d.mu.
+func (d *Family) importLine(t *dtTable, header, rec []string) bool {
+	if len(rec) != len(header) {
+		return false
 	}
-	for _, rec := range records {
-		if len(rec) != len(header) {
-			j.failed++
-			continue
+	obj := make(map[string]any, len(rec))
+	for i, cell := range rec {
+		if cell != "" {
+			obj[header[i]] = cellValue(t.schema.fields[header[i]].typ, cell)
 		}
-		obj := make(map[string]any, len(rec))
-		for i, cell := range rec {
-			if cell != "" {
-				obj[header[i]] = cellValue(t.schema.fields[header[i]].typ, cell)
-			}
-		}
-		row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
-		if eb != nil {
-			j.failed++
-			continue
-		}
-		key := row[keyField].(string)
-		if _, exists := t.rows[key]; !exists && len(t.rows) >= d.lim.maxRows {
-			j.failed++
-			continue
-		}
-		t.rows[key] = row
-		j.updated++
 	}
-	j.status = JobSucceeded
+	row, eb := t.schema.checkRow(obj, d.lim.maxKey, t.name)
+	if eb != nil {
+		return false
+	}
+	key := row[keyField].(string)
+	if _, exists := t.rows[key]; !exists && len(t.rows) >= d.lim.maxRows {
+		return false
+	}
+	t.rows[key] = row
+	return true
 }
 
 // cellValue turns a CSV cell into the decoded-JSON value checkRow takes:
@@ -226,29 +239,19 @@ type importBody struct {
 	ImportMode string `json:"importMode"`
 }
 
-func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleImportCreate(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
-	d := s.tables
-	d.mu.Lock()
-	_, ok := d.tables[id]
-	d.mu.Unlock()
-	if !ok {
-		writeError(w, tableNotFound(id))
+	if !d.tableExists(w, id) {
 		return
 	}
 	var body importBody
-	raw, tooLarge, err := readBody(r, s.maxBodyBytes)
-	switch {
-	case tooLarge:
-		writeError(w, statusError(http.StatusRequestEntityTooLarge))
-		return
-	case err != nil:
-		writeError(w, badRequest("The request body could not be read."))
+	raw, ok := core.ReadBody(w, r, d.srv.MaxBodyBytes(), core.StatusError(http.StatusRequestEntityTooLarge))
+	if !ok {
 		return
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
-			writeError(w, badRequest("The request body is not a valid import job: "+err.Error()))
+			core.WriteError(w, core.BadRequest("The request body is not a valid import job: "+err.Error()))
 			return
 		}
 	}
@@ -258,7 +261,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) {
 	case "replaceall":
 		mode = ImportReplaceAll
 	default:
-		writeError(w, badRequest("importMode must be Append or ReplaceAll."))
+		core.WriteError(w, core.BadRequest("importMode must be Append or ReplaceAll."))
 		return
 	}
 	scheme := "http"
@@ -266,7 +269,7 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) {
 		scheme = "https"
 	}
 	j := &importJob{
-		id: newCorrelationID(), tableID: id, mode: mode, status: JobWaitingForUpload,
+		id: core.NewID(), tableID: id, mode: mode, status: JobWaitingForUpload,
 		headers: map[string]string{UploadTokenHeader: rand.Text(), "Content-Type": "text/csv"},
 	}
 	j.uploadURI = scheme + "://" + r.Host + uploadPrefix + j.id
@@ -282,15 +285,14 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) {
 	view := j.view()
 	d.mu.Unlock()
 	if !ok {
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
+	core.WriteJSON(w, http.StatusOK, view)
 }
 
-func (s *Server) handleImportGet(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleImportGet(w http.ResponseWriter, r *http.Request) {
 	id, jobID := r.PathValue("datatableId"), r.PathValue("importJobId")
-	d := s.tables
 	d.mu.Lock()
 	d.settle()
 	_, tok := d.tables[id]
@@ -302,26 +304,25 @@ func (s *Server) handleImportGet(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	switch {
 	case !tok:
-		writeError(w, tableNotFound(id))
+		core.WriteError(w, tableNotFound(id))
 	case !jok || j.tableID != id:
-		writeError(w, ErrorBody{
-			Message: fmt.Sprintf("Import job %s was not found.", jobID), Code: CodeDataTablesJobNotFound,
+		core.WriteError(w, core.ErrorBody{
+			Message: fmt.Sprintf("Import job %s was not found.", jobID), Code: CodeJobNotFound,
 			Status: http.StatusNotFound, EntityID: jobID,
 		})
 	default:
-		writeJSON(w, http.StatusOK, view)
+		core.WriteJSON(w, http.StatusOK, view)
 	}
 }
 
-func (s *Server) handleImportList(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleImportList(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("datatableId")
 	q := r.URL.Query()
 	p, eb := parsePaging(q)
 	if eb != nil {
-		writeError(w, *eb)
+		core.WriteError(w, *eb)
 		return
 	}
-	d := s.tables
 	t, ok := d.lockTable(w, id)
 	if !ok {
 		return
@@ -337,7 +338,7 @@ func (s *Server) handleImportList(w http.ResponseWriter, r *http.Request) {
 		entities = append(entities, j.view())
 	}
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, newListing(tablesPath+"/"+id+"/import/jobs", q, p, len(jobs), entities))
+	core.WriteJSON(w, http.StatusOK, newListing(tablesPath+"/"+id+"/import/jobs", q, p, len(jobs), entities))
 }
 
 // uploadHeadersMatch reports whether r carries every upload header of j.
@@ -362,14 +363,13 @@ func uploadHeadersMatch(r *http.Request, j *importJob) bool {
 // handleUpload serves PUT {uploadURI}: the CSV of a job that waits for
 // its upload. It is neither authenticated by bearer token nor rate
 // limited nor faulted; the upload headers are its credentials.
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+func (d *Family) handleUpload(w http.ResponseWriter, r *http.Request) {
 	jobID := strings.TrimPrefix(r.URL.Path, uploadPrefix)
 	if r.Method != http.MethodPut {
 		w.Header().Set("Allow", http.MethodPut)
-		writeError(w, statusError(http.StatusMethodNotAllowed))
+		core.WriteError(w, core.StatusError(http.StatusMethodNotAllowed))
 		return
 	}
-	d := s.tables
 	check := func() (int, string) {
 		j, ok := d.jobs[jobID]
 		switch {
@@ -383,9 +383,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return 0, ""
 	}
 	reject := func(status int, msg string) {
-		eb := statusError(status)
+		eb := core.StatusError(status)
 		eb.Message, eb.EntityID = msg, jobID
-		writeError(w, eb)
+		core.WriteError(w, eb)
 	}
 	d.mu.Lock()
 	d.settle()
@@ -395,15 +395,15 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		reject(status, msg)
 		return
 	}
-	body, tooLarge, err := readBody(r, maxUploadBytes)
+	body, tooLarge, err := core.ReadLimited(r, maxUploadBytes)
 	switch {
 	case tooLarge:
-		eb := statusError(http.StatusRequestEntityTooLarge)
+		eb := core.StatusError(http.StatusRequestEntityTooLarge)
 		eb.Message = fmt.Sprintf("The upload is over the limit of %d bytes.", maxUploadBytes)
-		writeError(w, eb)
+		core.WriteError(w, eb)
 		return
 	case err != nil:
-		writeError(w, badRequest("The upload could not be read."))
+		core.WriteError(w, core.BadRequest("The upload could not be read."))
 		return
 	}
 	d.mu.Lock()

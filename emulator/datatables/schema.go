@@ -1,4 +1,4 @@
-package emulator
+package datatables
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // draft04 is the $schema of every data-table schema.
@@ -66,8 +68,8 @@ func (sc *dtSchema) doc() map[string]any {
 }
 
 // schemaError is a 400 flows.datatables.syntax.error about a schema.
-func schemaError(msg string, details ...ErrorDetail) *ErrorBody {
-	return &ErrorBody{Message: msg, Code: CodeDataTablesSyntax, Status: http.StatusBadRequest, Details: details}
+func schemaError(msg string, details ...core.ErrorDetail) *core.ErrorBody {
+	return &core.ErrorBody{Message: msg, Code: CodeSyntax, Status: http.StatusBadRequest, Details: details}
 }
 
 // decodeJSON decodes one JSON value with numbers as json.Number and
@@ -114,7 +116,7 @@ func objectKeys(raw []byte) ([]string, error) {
 
 // parseSchema checks a data-table schema document against the rules of
 // the package comment. maxFields bounds the number of properties.
-func parseSchema(raw []byte, maxFields int) (*dtSchema, *ErrorBody) {
+func parseSchema(raw []byte, maxFields int) (*dtSchema, *core.ErrorBody) {
 	v, err := decodeJSONValue(raw)
 	if err != nil {
 		return nil, schemaError("The schema is not valid JSON: " + err.Error())
@@ -123,45 +125,74 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *ErrorBody) {
 	if !ok {
 		return nil, schemaError("The schema must be a JSON object.")
 	}
-	if sv, ok := top["$schema"]; ok {
-		if s, _ := sv.(string); strings.TrimSuffix(s, "#") != strings.TrimSuffix(draft04, "#") {
-			return nil, schemaError("The schema must be JSON Schema draft-04 ("+draft04+").",
-				ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
-		}
+	if eb := checkSchemaTop(top); eb != nil {
+		return nil, eb
 	}
-	if tv, ok := top["type"]; ok && tv != "object" {
-		return nil, schemaError(`The schema type must be "object".`, ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
-	}
-	if ap, ok := top["additionalProperties"]; !ok || ap != false {
-		return nil, schemaError("The schema must set additionalProperties to false.",
-			ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
-	}
-	req, _ := top["required"].([]any)
-	if len(req) != 1 || req[0] != keyField {
-		return nil, schemaError(`The schema must set required to exactly ["key"].`,
-			ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
-	}
-	props, ok := top["properties"].(map[string]any)
-	if !ok {
-		return nil, schemaError("The schema has no properties object.", ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
-	}
+	props := top["properties"].(map[string]any)
 	// Document order decides the displayOrder of properties that set none.
 	var rawTop map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &rawTop)
 	docOrder, _ := objectKeys(rawTop["properties"])
 	if len(props) > maxFields {
-		return nil, &ErrorBody{
+		return nil, &core.ErrorBody{
 			Message: fmt.Sprintf("The schema has %d fields; a datatable may have at most %d fields.", len(props), maxFields),
-			Code:    CodeDataTablesLimit,
+			Code:    CodeLimit,
 			Status:  http.StatusBadRequest,
-			Limit:   &Limit{Key: "max.fields.per.table", Namespace: limitNamespace, Value: int64(maxFields)},
+			Limit:   &core.Limit{Key: "max.fields.per.table", Namespace: limitNamespace, Value: int64(maxFields)},
 		}
 	}
+	sc, eb := parseProperties(props, docOrder)
+	if eb != nil {
+		return nil, eb
+	}
+	for name := range sc.fields {
+		sc.order = append(sc.order, name)
+	}
+	slices.SortStableFunc(sc.order, func(a, b string) int {
+		fa, fb := sc.fields[a], sc.fields[b]
+		if fa.order != fb.order {
+			return fa.order - fb.order
+		}
+		return strings.Compare(a, b)
+	})
+	return sc, nil
+}
+
+// checkSchemaTop checks the top-level keywords of a schema document:
+// $schema, type, additionalProperties, required and properties.
+func checkSchemaTop(top map[string]any) *core.ErrorBody {
+	if sv, ok := top["$schema"]; ok {
+		if s, _ := sv.(string); strings.TrimSuffix(s, "#") != strings.TrimSuffix(draft04, "#") {
+			return schemaError("The schema must be JSON Schema draft-04 ("+draft04+").",
+				core.ErrorDetail{ErrorCode: "schema.$schema", FieldName: "$schema"})
+		}
+	}
+	if tv, ok := top["type"]; ok && tv != "object" {
+		return schemaError(`The schema type must be "object".`, core.ErrorDetail{ErrorCode: "schema.type", FieldName: "type"})
+	}
+	if ap, ok := top["additionalProperties"]; !ok || ap != false {
+		return schemaError("The schema must set additionalProperties to false.",
+			core.ErrorDetail{ErrorCode: "schema.additionalProperties", FieldName: "additionalProperties"})
+	}
+	req, _ := top["required"].([]any)
+	if len(req) != 1 || req[0] != keyField {
+		return schemaError(`The schema must set required to exactly ["key"].`,
+			core.ErrorDetail{ErrorCode: "schema.required", FieldName: "required"})
+	}
+	if _, ok := top["properties"].(map[string]any); !ok {
+		return schemaError("The schema has no properties object.", core.ErrorDetail{ErrorCode: "schema.properties", FieldName: "properties"})
+	}
+	return nil
+}
+
+// parseProperties checks the properties of a schema, in document order;
+// it returns the fields, or a 400 naming every offending property.
+func parseProperties(props map[string]any, docOrder []string) (*dtSchema, *core.ErrorBody) {
 	sc := &dtSchema{fields: make(map[string]*dtField, len(props))}
-	var details []ErrorDetail
+	var details []core.ErrorDetail
 	var msgs []string
 	bad := func(field, code, msg string) {
-		details = append(details, ErrorDetail{ErrorCode: code, FieldName: field})
+		details = append(details, core.ErrorDetail{ErrorCode: code, FieldName: field})
 		msgs = append(msgs, field+": "+msg)
 	}
 	for i, name := range docOrder {
@@ -190,16 +221,6 @@ func parseSchema(raw []byte, maxFields int) (*dtSchema, *ErrorBody) {
 	if len(details) > 0 {
 		return nil, schemaError("The schema is invalid: "+strings.Join(msgs, "; ")+".", details...)
 	}
-	for name := range sc.fields {
-		sc.order = append(sc.order, name)
-	}
-	slices.SortStableFunc(sc.order, func(a, b string) int {
-		fa, fb := sc.fields[a], sc.fields[b]
-		if fa.order != fb.order {
-			return fa.order - fb.order
-		}
-		return strings.Compare(a, b)
-	})
 	return sc, nil
 }
 
@@ -359,27 +380,27 @@ func (f *dtField) check(v any) (string, string) {
 // checkRow validates a decoded row object (numbers as json.Number) and
 // returns the row to store (typed values, omitted properties left out), or
 // the 400 ErrorBody naming every offending field.
-func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName string) (map[string]any, *ErrorBody) {
+func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName string) (map[string]any, *core.ErrorBody) {
 	key, _ := obj[keyField].(string)
-	var details []ErrorDetail
+	var details []core.ErrorDetail
 	var msgs []string
-	var limit *Limit
+	var limit *core.Limit
 	bad := func(field, code, msg string) {
-		details = append(details, ErrorDetail{ErrorCode: code, FieldName: field, EntityID: key})
+		details = append(details, core.ErrorDetail{ErrorCode: code, FieldName: field, EntityID: key})
 		msgs = append(msgs, field+": "+msg)
 	}
 	kv, hasKey := obj[keyField]
 	switch {
 	case !hasKey:
-		bad(keyField, CodeSchemaPrefix+"required", "the key is required")
+		bad(keyField, core.CodeSchemaPrefix+"required", "the key is required")
 	case kv == nil || key == "" && kv != "":
-		bad(keyField, CodeSchemaPrefix+"type", "the key must be a string")
+		bad(keyField, core.CodeSchemaPrefix+"type", "the key must be a string")
 	case key == "":
 		bad(keyField, CodeKeyEmpty, "the key must not be empty")
 	case utf8.RuneCountInString(key) > maxKeyLength:
 		bad(keyField, CodeKeyTooLong, fmt.Sprintf("the key is %d characters long; the limit is %d",
 			utf8.RuneCountInString(key), maxKeyLength))
-		limit = &Limit{Key: "max.key.length", Namespace: limitNamespace, Value: int64(maxKeyLength)}
+		limit = &core.Limit{Key: "max.key.length", Namespace: limitNamespace, Value: int64(maxKeyLength)}
 	}
 	row := make(map[string]any, len(obj))
 	names := make([]string, 0, len(obj))
@@ -391,18 +412,18 @@ func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName str
 		v := obj[k]
 		f, ok := sc.fields[k]
 		if !ok {
-			bad(k, CodeSchemaPrefix+"additionalProperties", "the table has no such field")
+			bad(k, core.CodeSchemaPrefix+"additionalProperties", "the table has no such field")
 			continue
 		}
 		tv, ok := typedValue(f.typ, v)
 		if !ok {
 			if k != keyField {
-				bad(k, CodeSchemaPrefix+"type", fmt.Sprintf("%s is not of type %s", jsonText(v), f.typ))
+				bad(k, core.CodeSchemaPrefix+"type", fmt.Sprintf("%s is not of type %s", jsonText(v), f.typ))
 			}
 			continue
 		}
 		if kw, msg := f.check(tv); kw != "" {
-			bad(k, CodeSchemaPrefix+kw, msg)
+			bad(k, core.CodeSchemaPrefix+kw, msg)
 			continue
 		}
 		row[k] = tv
@@ -414,9 +435,9 @@ func (sc *dtSchema) checkRow(obj map[string]any, maxKeyLength int, tableName str
 	if label == "" {
 		label = "without a key"
 	}
-	return nil, &ErrorBody{
+	return nil, &core.ErrorBody{
 		Message:  fmt.Sprintf("Row %s does not match the schema of datatable %s: %s.", label, tableName, strings.Join(msgs, "; ")),
-		Code:     CodeDataTablesSyntax,
+		Code:     CodeSyntax,
 		Status:   http.StatusBadRequest,
 		EntityID: key,
 		Details:  details,

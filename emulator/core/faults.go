@@ -1,4 +1,4 @@
-package emulator
+package core
 
 import (
 	"errors"
@@ -169,7 +169,11 @@ func (fs *faults) down() bool {
 	return fs.f.Down
 }
 
-func (fs *faults) omitEntityIDs() bool {
+// EntityIDsOmitted reports whether the OmitEntityIDs fault is on: a family
+// then leaves the record references out of its 400 and 409 batch error
+// bodies.
+func (s *Server) EntityIDsOmitted() bool {
+	fs := s.faults
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return fs.f.OmitEntityIDs

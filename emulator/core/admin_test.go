@@ -1,8 +1,7 @@
-package emulator
+package core_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,42 +10,37 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func decodeJSON[T any](t *testing.T, body []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("decode %s: %v", body, err)
-	}
-	return v
-}
+	"github.com/gcupsert/gcupsert/emulator/core"
+	"github.com/gcupsert/gcupsert/emulator/customobjects"
+	"github.com/gcupsert/gcupsert/emulator/internal/emutest"
+)
 
 func TestAdminFaults(t *testing.T) {
 	e := newEnv(t, nil)
-	tok := e.token()
+	tok := e.Token()
 	admin := func(method, path, body string) []byte {
 		t.Helper()
-		w := e.do(method, path, body, http.Header{"Content-Type": {"application/json"}})
+		w := e.Do(method, path, body, http.Header{"Content-Type": {"application/json"}})
 		if w.Code != 200 {
 			t.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
 		}
 		return w.Body.Bytes()
 	}
 
-	got := decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults",
+	got := emutest.DecodeJSON[core.FaultsJSON](t, admin(http.MethodPost, "/emulator/faults",
 		`{"down":true,"latency":"0s","retryAfter":"4s","failNext":{"count":2,"status":502},"omitEntityIds":true}`))
 	if !got.Down || time.Duration(got.RetryAfter) != 4*time.Second || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
 		t.Errorf("faults %+v", got)
 	}
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 503)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 503)
 
 	// Fields left out keep their values.
-	got = decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"down":false}`))
+	got = emutest.DecodeJSON[core.FaultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"down":false}`))
 	if got.Down || !slices.Equal(got.FailNext, []int{502, 502}) || !got.OmitEntityIDs {
 		t.Errorf("faults %+v", got)
 	}
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 502)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 502)
 
 	// GET shows the state; durations are strings.
 	raw := admin(http.MethodGet, "/emulator/faults", "")
@@ -55,25 +49,25 @@ func TestAdminFaults(t *testing.T) {
 	}
 
 	// clear, then a storm.
-	got = decodeJSON[faultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"clear":true,"storm429":true}`))
+	got = emutest.DecodeJSON[core.FaultsJSON](t, admin(http.MethodPost, "/emulator/faults", `{"clear":true,"storm429":true}`))
 	if !got.Storm429 || len(got.FailNext) != 0 || got.OmitEntityIDs || got.RetryAfter != 0 {
 		t.Errorf("faults %+v", got)
 	}
-	w := e.post(tok, batch(rec("a", "upsert")))
-	wantStatus(t, w, 429)
+	w := e.Post(tok, batch(rec("a", "upsert")))
+	emutest.WantStatus(t, w, 429)
 	if w.Header().Get("Retry-After") != "1" {
 		t.Errorf("default Retry-After %q", w.Header().Get("Retry-After"))
 	}
 
-	got = decodeJSON[faultsJSON](t, admin(http.MethodDelete, "/emulator/faults", ""))
+	got = emutest.DecodeJSON[core.FaultsJSON](t, admin(http.MethodDelete, "/emulator/faults", ""))
 	if got.Storm429 {
 		t.Errorf("DELETE left faults on: %+v", got)
 	}
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
 
 	// Revocation.
 	admin(http.MethodPost, "/emulator/faults", `{"revokeTokens":true}`)
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 401)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 401)
 
 	for _, bad := range []string{
 		`{"dwon":true}`,
@@ -84,30 +78,30 @@ func TestAdminFaults(t *testing.T) {
 		`{"down":true} {}`,
 		`not json`,
 	} {
-		w := e.do(http.MethodPost, "/emulator/faults", bad, nil)
-		wantStatus(t, w, 400)
-		if eb := errBody(t, w); eb.Code != "bad.request" {
+		w := e.Do(http.MethodPost, "/emulator/faults", bad, nil)
+		emutest.WantStatus(t, w, 400)
+		if eb := emutest.ErrBody(t, w); eb.Code != "bad.request" {
 			t.Errorf("%s: code %q", bad, eb.Code)
 		}
 	}
-	if e.s.Faults().Down {
+	if e.Srv.Faults().Down {
 		t.Error("a rejected patch was applied")
 	}
 }
 
 func TestAdminInspection(t *testing.T) {
 	e := newEnv(t, nil)
-	tok := e.token()
-	wantStatus(t, e.post(tok, batch(rec("a", "upsert"))), 200)
-	wantStatus(t, e.post(tok, batch(rec("a", "createOnly"))), 409)
-	wantStatus(t, e.api(http.MethodDelete, "/api/v2/customobjects/accounts/records/zz", tok, ""), 404)
+	tok := e.Token()
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "upsert"))), 200)
+	emutest.WantStatus(t, e.Post(tok, batch(rec("a", "createOnly"))), 409)
+	emutest.WantStatus(t, e.API(http.MethodDelete, "/api/v2/customobjects/accounts/records/zz", tok, ""), 404)
 
-	w := e.do(http.MethodGet, "/emulator/stats", "", nil)
-	wantStatus(t, w, 200)
-	st := decodeJSON[Stats](t, w.Body.Bytes())
-	want := Stats{
+	w := e.Do(http.MethodGet, "/emulator/stats", "", nil)
+	emutest.WantStatus(t, w, 200)
+	st := emutest.DecodeJSON[core.Stats](t, w.Body.Bytes())
+	want := core.Stats{
 		Requests:          4,
-		ByKind:            map[string]int{KindToken: 1, KindCustomObjectsUpsert: 2, KindCustomObjectsDelete: 1},
+		ByKind:            map[string]int{core.KindToken: 1, customobjects.KindUpsert: 2, customobjects.KindDelete: 1},
 		ByStatus:          map[int]int{200: 2, 409: 1, 404: 1},
 		TokensIssued:      1,
 		MaxWindowRequests: 3,
@@ -116,58 +110,44 @@ func TestAdminInspection(t *testing.T) {
 		t.Errorf("stats\n got %+v\nwant %+v", st, want)
 	}
 
-	w = e.do(http.MethodGet, "/emulator/records/accounts", "", nil)
-	wantStatus(t, w, 200)
-	recs := decodeJSON[map[string]map[string]any](t, w.Body.Bytes())
+	w = e.Do(http.MethodGet, "/emulator/records/accounts", "", nil)
+	emutest.WantStatus(t, w, 200)
+	recs := emutest.DecodeJSON[map[string]map[string]any](t, w.Body.Bytes())
 	if len(recs) != 1 || recs["a"]["name"] != "n-a" || recs["a"]["id"] != "a" {
 		t.Errorf("records %v", recs)
 	}
-	w = e.do(http.MethodGet, "/emulator/records/nope", "", nil)
-	wantStatus(t, w, 404)
-	errBody(t, w)
+	w = e.Do(http.MethodGet, "/emulator/records/nope", "", nil)
+	emutest.WantStatus(t, w, 404)
+	emutest.ErrBody(t, w)
 
-	w = e.do(http.MethodGet, "/emulator/health", "", nil)
-	wantStatus(t, w, 200)
+	w = e.Do(http.MethodGet, "/emulator/health", "", nil)
+	emutest.WantStatus(t, w, 200)
 
 	// Admin requests are not counted.
-	if got := e.s.Stats().Requests; got != 4 {
+	if got := e.Srv.Stats().Requests; got != 4 {
 		t.Errorf("Requests = %d after admin calls", got)
 	}
 
-	w = e.do(http.MethodPost, "/emulator/reset", "", nil)
-	wantStatus(t, w, 204)
-	if len(e.s.Records(testSchema)) != 0 || e.s.Stats().Requests != 0 {
+	w = e.Do(http.MethodPost, "/emulator/reset", "", nil)
+	emutest.WantStatus(t, w, 204)
+	if len(e.co.Records(testSchema)) != 0 || e.Srv.Stats().Requests != 0 {
 		t.Error("reset did not clear")
 	}
 
-	w = e.do(http.MethodGet, "/emulator/nothing", "", nil)
-	wantStatus(t, w, 404)
-	errBody(t, w)
-	w = e.do(http.MethodPut, "/emulator/faults", "{}", nil)
-	wantStatus(t, w, 405)
-	errBody(t, w)
+	w = e.Do(http.MethodGet, "/emulator/nothing", "", nil)
+	emutest.WantStatus(t, w, 404)
+	emutest.ErrBody(t, w)
+	w = e.Do(http.MethodPut, "/emulator/faults", "{}", nil)
+	emutest.WantStatus(t, w, 405)
+	emutest.ErrBody(t, w)
 	if allow := w.Header().Get("Allow"); !strings.Contains(allow, "POST") || !strings.Contains(allow, "GET") {
 		t.Errorf("Allow %q", allow)
 	}
 }
 
-func TestAdminSchemas(t *testing.T) {
-	e := newEnv(t, nil)
-	tok := e.token()
-	w := e.do(http.MethodPut, "/emulator/schemas/contacts", `{"type":"object","required":["email"]}`, nil)
-	wantStatus(t, w, 204)
-	path := "/api/v2/customobjects/contacts/records"
-	wantStatus(t, e.api(http.MethodPost, path, tok, batch(`{"id":"c","conflictResolution":"upsert"}`)), 400)
-	wantStatus(t, e.api(http.MethodPost, path, tok, batch(`{"id":"c","conflictResolution":"upsert","email":"x"}`)), 200)
-
-	w = e.do(http.MethodPut, "/emulator/schemas/broken", `{"type":`, nil)
-	wantStatus(t, w, 400)
-	errBody(t, w)
-}
-
 // TestServe runs the emulator on a real listener and shuts it down.
 func TestServe(t *testing.T) {
-	s, err := New(Config{Clients: map[string]string{testClient: testSecret}})
+	s, err := core.New(core.Config{Clients: map[string]string{emutest.Client: emutest.Secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +162,7 @@ func TestServe(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token",
 		strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
-	req.SetBasicAuth(testClient, testSecret)
+	req.SetBasicAuth(emutest.Client, emutest.Secret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -209,7 +189,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestListenAndServeBadAddress(t *testing.T) {
-	s, err := New(Config{Clients: map[string]string{"a": "b"}})
+	s, err := core.New(core.Config{Clients: map[string]string{"a": "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}

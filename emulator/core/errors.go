@@ -1,7 +1,8 @@
-package emulator
+package core
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,7 +41,8 @@ type Limit struct {
 	Value     int64  `json:"value"`
 }
 
-// Error codes used in ErrorBody.Code and ErrorDetail.ErrorCode.
+// Error codes used in ErrorBody.Code and ErrorDetail.ErrorCode by every
+// family; each family adds its own.
 const (
 	CodeBadRequest         = "bad.request"
 	CodeAuthRequired       = "authentication.required"
@@ -56,18 +58,10 @@ const (
 	CodeBadGateway         = "bad.gateway"
 	CodeServiceUnavailable = "service.unavailable"
 	CodeServerTooBusy      = "server.too.busy"
-	CodeDataTablesTooBusy  = "flows.datatables.server.too.busy"
 	CodeGatewayTimeout     = "gateway.timeout"
-	CodeInvalidRecord      = "invalid.record"
-	CodeRecordExists       = "record.exists"
-	CodeRecordNotFound     = "record.not.found"
-	CodeUniqueViolation    = "unique.violation"
-	CodeMissingID          = "missing.id"
-	CodeInvalidID          = "invalid.id"
-	CodeMissingConflict    = "missing.conflictResolution"
-	CodeInvalidConflict    = "invalid.conflictResolution"
-	CodeNotObject          = "not.object"
-	CodeSchemaPrefix       = "schema."
+	// CodeSchemaPrefix starts the errorCode of a detail naming the JSON
+	// Schema keyword a field breaks: "schema.required", "schema.type", ...
+	CodeSchemaPrefix = "schema."
 )
 
 const (
@@ -78,8 +72,8 @@ const (
 	headerRetryAfter    = "Retry-After"
 )
 
-// statusError returns the ErrorBody the emulator uses for a bare status.
-func statusError(status int) ErrorBody {
+// StatusError returns the ErrorBody the emulator uses for a bare status.
+func StatusError(status int) ErrorBody {
 	code, msg := CodeBadRequest, "The request could not be processed."
 	switch status {
 	case http.StatusBadRequest:
@@ -125,25 +119,44 @@ func tooManyRequests(retryAfter int) ErrorBody {
 	}
 }
 
+// NewID returns a random UUID (version 4): correlation ids, and the ids
+// families give to what they create.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
 // correlationID returns the correlation id already set on w.
 func correlationID(w http.ResponseWriter) string {
 	return w.Header().Get(headerCorrelationID)
 }
 
-// writeError writes eb with its status; ContextID and the empty arrays are
+// BadRequest is a 400 bad.request with msg.
+func BadRequest(msg string) ErrorBody {
+	eb := StatusError(http.StatusBadRequest)
+	eb.Message = msg
+	return eb
+}
+
+// WriteError writes eb with its status; ContextID and the empty arrays are
 // filled in, nested errors included.
-func writeError(w http.ResponseWriter, eb ErrorBody) {
-	fillErrorBody(&eb, correlationID(w))
-	writeJSON(w, eb.Status, eb)
+func WriteError(w http.ResponseWriter, eb ErrorBody) {
+	eb.Fill(correlationID(w))
+	WriteJSON(w, eb.Status, eb)
 }
 
 // write429 writes a 429 with Retry-After and the exact Genesys body.
 func write429(w http.ResponseWriter, retryAfter int) {
 	w.Header().Set(headerRetryAfter, strconv.Itoa(retryAfter))
-	writeError(w, tooManyRequests(retryAfter))
+	WriteError(w, tooManyRequests(retryAfter))
 }
 
-func fillErrorBody(eb *ErrorBody, contextID string) {
+// Fill sets eb's ContextID and turns nil Details and Errors into empty
+// arrays, nested errors included, as WriteError does.
+func (eb *ErrorBody) Fill(contextID string) {
 	eb.ContextID = contextID
 	if eb.Details == nil {
 		eb.Details = []ErrorDetail{}
@@ -152,7 +165,7 @@ func fillErrorBody(eb *ErrorBody, contextID string) {
 		eb.Errors = []ErrorBody{}
 	}
 	for i := range eb.Errors {
-		fillErrorBody(&eb.Errors[i], contextID)
+		eb.Errors[i].Fill(contextID)
 	}
 }
 
@@ -168,10 +181,11 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as compact JSON (no HTML escaping) with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := marshal(v)
 	if err != nil {
-		eb := statusError(http.StatusInternalServerError)
+		eb := StatusError(http.StatusInternalServerError)
 		eb.ContextID = correlationID(w)
 		eb.Details, eb.Errors = []ErrorDetail{}, []ErrorBody{}
 		b, _ = marshal(eb)

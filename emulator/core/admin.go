@@ -1,97 +1,34 @@
-package emulator
+package core
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 )
 
-// Admin routes.
+// Admin routes of the core; families add theirs.
 const (
-	adminHealth  = "GET /emulator/health"
-	adminFaults  = "/emulator/faults"
-	adminStats   = "GET /emulator/stats"
-	adminRecords = "GET /emulator/records/{schema}"
-	adminSchemas = "PUT /emulator/schemas/{schema}"
-	adminReset   = "POST /emulator/reset"
-
-	adminVariants  = "/emulator/datatables/variants"
-	adminTables    = "POST /emulator/datatables"
-	adminTableRows = "GET /emulator/datatables/{table}/rows"
+	adminHealth = "GET /emulator/health"
+	adminFaults = "/emulator/faults"
+	adminStats  = "GET /emulator/stats"
+	adminReset  = "POST /emulator/reset"
 )
-
-// maxAdminBody bounds admin request bodies.
-const maxAdminBody = 1 << 20
 
 func (s *Server) registerAdmin(mux *http.ServeMux) {
 	mux.HandleFunc(adminHealth, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET "+adminFaults, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
+		WriteJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
 	})
 	mux.HandleFunc("POST "+adminFaults, s.adminPatchFaults)
 	mux.HandleFunc("DELETE "+adminFaults, func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
-		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
+		WriteJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
 	})
 	mux.HandleFunc(adminStats, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Stats())
-	})
-	mux.HandleFunc(adminRecords, func(w http.ResponseWriter, r *http.Request) {
-		recs := s.Records(r.PathValue("schema"))
-		if recs == nil {
-			eb := statusError(http.StatusNotFound)
-			eb.Message = fmt.Sprintf("Schema %s was not found.", r.PathValue("schema"))
-			writeError(w, eb)
-			return
-		}
-		writeJSON(w, http.StatusOK, recs)
-	})
-	mux.HandleFunc(adminSchemas, func(w http.ResponseWriter, r *http.Request) {
-		body, tooLarge, err := readBody(r, maxAdminBody)
-		switch {
-		case tooLarge:
-			writeError(w, statusError(http.StatusRequestEntityTooLarge))
-			return
-		case err != nil:
-			writeError(w, badRequest("The request body could not be read."))
-			return
-		}
-		if err := s.AddSchema(r.PathValue("schema"), body); err != nil {
-			writeError(w, badRequest(err.Error()))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET "+adminVariants, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Variants())
-	})
-	mux.HandleFunc("PUT "+adminVariants, s.adminPutVariants)
-	mux.HandleFunc(adminTables, func(w http.ResponseWriter, r *http.Request) {
-		if err := s.LoadFixtures(http.MaxBytesReader(w, r.Body, maxFixturesBytes)); err != nil {
-			writeError(w, badRequest(err.Error()))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc(adminTableRows, func(w http.ResponseWriter, r *http.Request) {
-		ref := r.PathValue("table")
-		rows := s.Rows(ref)
-		if rows == nil {
-			if id, ok := s.TableID(ref); ok {
-				rows = s.Rows(id)
-			}
-		}
-		if rows == nil {
-			writeError(w, tableNotFound(ref))
-			return
-		}
-		writeJSON(w, http.StatusOK, rows)
+		WriteJSON(w, http.StatusOK, s.Stats())
 	})
 	mux.HandleFunc(adminReset, func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
@@ -207,39 +144,13 @@ func (p faultsPatch) apply(f *Faults) error {
 	return nil
 }
 
-// readAdminJSON decodes an admin request body into v, rejecting unknown
-// fields and trailing data; on failure it answers the request and returns
-// false.
-func readAdminJSON(w http.ResponseWriter, r *http.Request, what string, v any) bool {
-	body, tooLarge, err := readBody(r, maxAdminBody)
-	switch {
-	case tooLarge:
-		writeError(w, statusError(http.StatusRequestEntityTooLarge))
-		return false
-	case err != nil:
-		writeError(w, badRequest("The request body could not be read."))
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeError(w, badRequest("Invalid "+what+" document: "+err.Error()))
-		return false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, badRequest("Invalid "+what+" document: data after the JSON object."))
-		return false
-	}
-	return true
-}
-
 func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
 	var p faultsPatch
-	if !readAdminJSON(w, r, "faults", &p) {
+	if !ReadAdminJSON(w, r, "faults", &p) {
 		return
 	}
 	if err := s.faults.update(p.apply); err != nil {
-		writeError(w, badRequest(err.Error()))
+		WriteError(w, BadRequest(err.Error()))
 		return
 	}
 	if p.RevokeTokens {
@@ -247,35 +158,5 @@ func (s *Server) adminPatchFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.Faults()
 	s.log.Info("emulator faults set", "faults", fmt.Sprintf("%+v", f))
-	writeJSON(w, http.StatusOK, toFaultsJSON(f))
-}
-
-// variantsPatch is the body of PUT /emulator/datatables/variants: fields
-// present are set, others keep their value.
-type variantsPatch struct {
-	PostExisting *string `json:"postExisting"`
-	PutMissing   *string `json:"putMissing"`
-	DeleteStatus *int    `json:"deleteStatus"`
-}
-
-func (s *Server) adminPutVariants(w http.ResponseWriter, r *http.Request) {
-	var p variantsPatch
-	if !readAdminJSON(w, r, "variants", &p) {
-		return
-	}
-	v := s.Variants()
-	if p.PostExisting != nil {
-		v.PostExisting = *p.PostExisting
-	}
-	if p.PutMissing != nil {
-		v.PutMissing = *p.PutMissing
-	}
-	if p.DeleteStatus != nil {
-		v.DeleteStatus = *p.DeleteStatus
-	}
-	if err := s.SetVariants(v); err != nil {
-		writeError(w, badRequest(err.Error()))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.Variants())
+	WriteJSON(w, http.StatusOK, toFaultsJSON(f))
 }
