@@ -133,7 +133,7 @@ func (c *Config) setDefaults() {
 	def(&c.DrainTimeout, 20*time.Second)
 	def(&c.Retry.Initial, 5*time.Second)
 	def(&c.Retry.Max, max(time.Minute, c.Retry.Initial))
-	c.Retry = c.Retry.WithDefaults()
+	c.Retry.SetDefaults()
 	c.Retry.MaxElapsed = 0
 	if c.StartOffset == 0 {
 		c.StartOffset = StartFirst

@@ -206,7 +206,7 @@ func (c *Config) setDefaults() {
 	if c.Retry.MaxElapsed == 0 {
 		c.Retry.MaxElapsed = DefaultRetryMaxElapsed
 	}
-	c.Retry = c.Retry.WithDefaults()
+	c.Retry.SetDefaults()
 	if c.Clock == nil {
 		c.Clock = clock.Real
 	}

@@ -113,67 +113,89 @@ type Client struct {
 	raw *http.Client
 }
 
-// NewClient validates cfg, fills its defaults and returns a Client. No
-// request is made until the first call.
-func NewClient(cfg ClientConfig) (*Client, error) {
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("upsert: client id and client secret are required")
+func (cfg *ClientConfig) setDefaults() {
+	if cfg.Retry.MaxElapsed == 0 {
+		cfg.Retry.MaxElapsed = 2 * time.Minute
 	}
-	c := &Client{timeout: cfg.Timeout, clock: cfg.Clock, log: cfg.Logger, limiter: cfg.Limiter, userAgent: cfg.UserAgent}
-	var err error
+	cfg.Retry.SetDefaults()
+	cfg.Pacing.setDefaults()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "gcupsert"
+	}
+}
+
+// Validate reports the first setting that cannot work. The error never
+// holds the secret.
+func (cfg *ClientConfig) Validate() error {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return errors.New("upsert: client id and client secret are required")
+	}
+	if _, _, err := cfg.bases(); err != nil {
+		return err
+	}
+	if err := cfg.Retry.Validate(); err != nil {
+		return fmt.Errorf("upsert: %w", err)
+	}
+	if err := cfg.Pacing.Validate(); err != nil {
+		return err
+	}
+	if cfg.Timeout < 0 {
+		return errors.New("upsert: timeout must not be negative")
+	}
+	if l := cfg.Limiter; l != nil && l.Limit() != rate.Inf && l.Burst() < 1 {
+		return errors.New("upsert: rate limiter burst must be at least 1")
+	}
+	return nil
+}
+
+// bases are the API and login base URLs the configuration names.
+func (cfg *ClientConfig) bases() (apiBase, loginBase string, err error) {
 	switch {
 	case cfg.BaseURL != "":
-		if c.apiBase, err = checkBaseURL("base URL", cfg.BaseURL); err != nil {
-			return nil, err
+		if apiBase, err = checkBaseURL("base URL", cfg.BaseURL); err != nil {
+			return "", "", err
 		}
-		c.loginBase = c.apiBase
+		loginBase = apiBase
 	case cfg.Region != "":
 		var ok bool
-		if c.apiBase, c.loginBase, ok = RegionURLs(cfg.Region); !ok {
-			return nil, fmt.Errorf("upsert: unknown region %q (known: %s)", cfg.Region, strings.Join(Regions(), ", "))
+		if apiBase, loginBase, ok = RegionURLs(cfg.Region); !ok {
+			return "", "", fmt.Errorf("upsert: unknown region %q (known: %s)", cfg.Region, strings.Join(Regions(), ", "))
 		}
 	default:
-		return nil, errors.New("upsert: a region or a base URL is required")
+		return "", "", errors.New("upsert: a region or a base URL is required")
 	}
 	if cfg.LoginURL != "" {
-		if c.loginBase, err = checkBaseURL("login URL", cfg.LoginURL); err != nil {
-			return nil, err
+		if loginBase, err = checkBaseURL("login URL", cfg.LoginURL); err != nil {
+			return "", "", err
 		}
 	}
-	c.retry = cfg.Retry
-	if c.retry.MaxElapsed == 0 {
-		c.retry.MaxElapsed = 2 * time.Minute
-	}
-	c.retry = c.retry.WithDefaults()
-	if err := c.retry.Validate(); err != nil {
-		return nil, fmt.Errorf("upsert: %w", err)
-	}
-	if c.timeout < 0 {
-		return nil, errors.New("upsert: timeout must not be negative")
-	}
-	if c.timeout == 0 {
-		c.timeout = 30 * time.Second
-	}
-	if c.clock == nil {
-		c.clock = clock.Real
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.userAgent == "" {
-		c.userAgent = "gcupsert"
-	}
-	pacing, err := cfg.Pacing.withDefaults()
-	if err != nil {
+	return apiBase, loginBase, nil
+}
+
+// NewClient fills cfg's defaults, validates it and returns a Client. No
+// request is made until the first call.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if !pacing.Disabled {
-		c.pacer = newPacer(c.clock, pacing, c.retry.MaxRetryAfter)
+	apiBase, loginBase, _ := cfg.bases()
+	c := &Client{
+		apiBase: apiBase, loginBase: loginBase, timeout: cfg.Timeout, retry: cfg.Retry,
+		clock: cfg.Clock, log: cfg.Logger, limiter: cfg.Limiter, userAgent: cfg.UserAgent,
 	}
-	if c.limiter != nil && c.limiter.Limit() != rate.Inf && c.limiter.Burst() < 1 {
-		return nil, errors.New("upsert: rate limiter burst must be at least 1")
+	if !cfg.Pacing.Disabled {
+		c.pacer = newPacer(c.clock, cfg.Pacing, c.retry.MaxRetryAfter)
 	}
-
 	var base http.RoundTripper
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport

@@ -35,14 +35,18 @@ type Pacing struct {
 	Reserve float64
 }
 
-func (p Pacing) withDefaults() (Pacing, error) {
-	if p.Reserve < 0 || p.Reserve >= 1 || math.IsNaN(p.Reserve) {
-		return p, errors.New("upsert: pacing reserve must be within [0, 1)")
-	}
+func (p *Pacing) setDefaults() {
 	if p.Reserve == 0 {
 		p.Reserve = 0.02
 	}
-	return p, nil
+}
+
+// Validate reports a reserve outside [0, 1).
+func (p *Pacing) Validate() error {
+	if p.Reserve < 0 || p.Reserve >= 1 || math.IsNaN(p.Reserve) {
+		return errors.New("upsert: pacing reserve must be within [0, 1)")
+	}
+	return nil
 }
 
 // Rate-limit response headers.

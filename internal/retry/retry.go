@@ -19,7 +19,7 @@ import (
 )
 
 // Policy bounds the retries of one operation. Zero fields take the defaults
-// of setDefaults; MaxElapsed zero means no overall bound (retry until the
+// of SetDefaults; MaxElapsed zero means no overall bound (retry until the
 // context ends).
 type Policy struct {
 	// Initial is the first computed wait, Max the largest.
@@ -46,8 +46,8 @@ const (
 	DefaultMaxRetryAfter = 3 * time.Minute
 )
 
-// WithDefaults returns p with its zero fields filled in.
-func (p Policy) WithDefaults() Policy {
+// SetDefaults fills p's zero fields (MaxElapsed stays: zero is no bound).
+func (p *Policy) SetDefaults() {
 	if p.Initial == 0 {
 		p.Initial = DefaultInitial
 	}
@@ -63,7 +63,6 @@ func (p Policy) WithDefaults() Policy {
 	if p.MaxRetryAfter == 0 {
 		p.MaxRetryAfter = DefaultMaxRetryAfter
 	}
-	return p
 }
 
 // Validate reports a policy that cannot work.
@@ -115,7 +114,7 @@ type Notify func(err error, wait time.Duration)
 // ctx ends (ctx's error) or the budget is spent (the last error). Waits are
 // on clk (clock.Real when nil).
 func (p Policy) Do(ctx context.Context, clk clock.Clock, op func() error, notify Notify) error {
-	p = p.WithDefaults()
+	p.SetDefaults()
 	if clk == nil {
 		clk = clock.Real
 	}

@@ -127,11 +127,14 @@ func TestValidate(t *testing.T) {
 		"jitter":            {Jitter: 2},
 		"max below initial": {Initial: time.Second, Max: time.Millisecond},
 	} {
-		if err := p.WithDefaults().Validate(); err == nil {
+		p.SetDefaults()
+		if err := p.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted %+v", name, p)
 		}
 	}
-	if err := (Policy{}).WithDefaults().Validate(); err != nil {
+	var p Policy
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
 	}
 }
