@@ -13,21 +13,13 @@ import (
 	"testing"
 
 	"github.com/gcupsert/gcupsert/change"
+	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/emulator"
 )
 
-// Target is the consumer's view of a target.
-type Target interface {
-	Name() string
-	Schema() string
-	Prepare(change.Record) (change.Item, *change.RecordError)
-	Limits() change.Limits
-	Upsert(ctx context.Context, items []change.Item) (change.Result, error)
-}
-
 // Setup is one target under test, on a fresh emulator.
 type Setup struct {
-	Target   Target
+	Target   consumer.Target
 	Emulator *emulator.Server
 	// Valid is data a record of key may hold; v changes a field, so that
 	// two versions differ.

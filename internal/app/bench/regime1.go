@@ -90,9 +90,7 @@ func inProc(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	_, werr := inspect.WaitCommitted(wctx, brokers, cfg.Kafka.GroupID, inputTopic, end)
-	cancel()
+	werr := waitCommitted(ctx, cfg, end)
 	elapsed := time.Since(began)
 	after := selfUsage()
 	if o.CPUProfile != "" {

@@ -224,9 +224,7 @@ func dtImport(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	_, werr := inspect.WaitCommitted(wctx, brokers, cfg.Kafka.GroupID, inputTopic, end)
-	cancel()
+	werr := waitCommitted(ctx, cfg, end)
 	elapsed := time.Since(began)
 	serr := w.stop()
 	if werr != nil {

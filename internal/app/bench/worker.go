@@ -138,3 +138,12 @@ func sum(m map[int]int64) int64 {
 	}
 	return n
 }
+
+// waitCommitted waits, five minutes at most, until cfg's group has
+// committed end on the input topic.
+func waitCommitted(ctx context.Context, cfg config.Config, end map[int]int64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	_, err := inspect.WaitCommitted(ctx, cfg.Kafka.Brokers, cfg.Kafka.GroupID, inputTopic, end)
+	return err
+}
