@@ -105,7 +105,7 @@ type Config struct {
 	CommitInterval    time.Duration // default 1s; 0 commits after every batch
 	MaxRecords        int           // per batch, default and maximum: the target's limit
 	MaxBytes          int           // request body bytes, default and maximum: the target's limit
-	Linger            time.Duration // default 200ms
+	Linger            time.Duration // how long a batch waits to fill; 0 sends at once
 	MaxInflight       int           // partitions sending at once, default 8
 	// Retry paces the retries of a batch with no outcome yet or with
 	// unacknowledged events; default: from 5s, doubling to 1m, forever

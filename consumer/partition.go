@@ -107,96 +107,115 @@ func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, msgs chan<
 // It returns when msgs is closed (after the in-flight batch finished) or
 // when workCtx ends.
 func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafka.Message) {
-	l := w.limits()
-	cur := newBatch(w.topic, w.partition)
-	var (
-		carry    *kafka.Message // a message that did not fit cur
-		inflight chan sent      // nil when no batch is in flight
-		linger   clock.Timer
-		lingerC  <-chan time.Time
-		lingered bool
-		expected = w.start // next offset this worker has seen
-	)
-	stopLinger := func() {
-		if linger != nil {
-			linger.Stop()
-			linger, lingerC = nil, nil
-		}
-		lingered = false
-	}
-	defer stopLinger()
-	// add places m into cur and reports whether it fit.
-	add := func(m kafka.Message) bool {
-		if !w.add(l, cur, m) {
-			return false
-		}
-		if linger == nil && !lingered {
-			if w.c.cfg.Linger <= 0 {
-				lingered = true
-			} else {
-				linger = w.c.cfg.Clock.NewTimer(w.c.cfg.Linger)
-				lingerC = linger.C()
-			}
-		}
-		return true
-	}
+	s := &loopState{w: w, l: w.limits(), cur: newBatch(w.topic, w.partition), expected: w.start}
+	defer s.stopLinger()
 	for {
-		// Hand the batch over when it is ready and the sender is idle.
-		if inflight == nil && !cur.empty() && (carry != nil || lingered || cur.full(l)) {
-			b := cur
-			cur = newBatch(w.topic, w.partition)
-			stopLinger()
-			inflight = make(chan sent, 1)
-			go w.send(workCtx, b, inflight)
-			if carry != nil {
-				m := *carry
-				carry = nil
-				add(m) // always fits an empty batch
-			}
-		}
+		s.handOver(workCtx)
 		in := msgs
-		if carry != nil || cur.full(l) {
+		if s.carry != nil || s.cur.full(s.l) {
 			in = nil // back-pressure until the sender is free
 		}
 		select {
 		case m, ok := <-in:
 			if !ok { // fetching stopped: finish the in-flight batch only
-				if inflight != nil {
-					if s := <-inflight; s.err == nil {
-						w.commit(w.topic, w.partition, s.next)
+				if s.inflight != nil {
+					if r := <-s.inflight; r.err == nil {
+						w.commit(w.topic, w.partition, r.next)
 					}
 				}
 				return
 			}
-			if m.Offset != expected && expected >= 0 {
-				w.log.Debug("offset gap (compaction or transaction markers)", "expected", expected, "got", m.Offset)
-			}
-			expected = m.Offset + 1
-			if m.HighWaterMark > 0 {
-				for _, h := range w.c.hooks.fetched {
-					h.OnFetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
-				}
-			}
-			if !add(m) {
-				carry = &m
-			}
-		case <-lingerC:
-			linger, lingerC, lingered = nil, nil, true
-		case s := <-inflight:
-			inflight = nil
-			if s.err != nil {
+			s.received(m)
+		case <-s.lingerC:
+			s.linger, s.lingerC, s.lingered = nil, nil, true
+		case r := <-s.inflight:
+			s.inflight = nil
+			if r.err != nil {
 				// The generation ended, the drain timed out or the consumer
 				// stopped: stop without committing past the failed batch.
 				return
 			}
-			w.commit(w.topic, w.partition, s.next)
+			w.commit(w.topic, w.partition, r.next)
 		case <-workCtx.Done():
-			if inflight != nil {
-				<-inflight
+			if s.inflight != nil {
+				<-s.inflight
 			}
 			return
 		}
 	}
+}
+
+// loopState is what the loop of one partition worker holds between
+// messages. Only the loop's goroutine uses it.
+type loopState struct {
+	w        *partitionWorker
+	l        batchLimits
+	cur      *batch
+	carry    *kafka.Message // a message that did not fit cur
+	inflight chan sent      // nil when no batch is in flight
+	linger   clock.Timer
+	lingerC  <-chan time.Time
+	lingered bool
+	expected int64 // next offset the worker has seen
+}
+
+func (s *loopState) stopLinger() {
+	if s.linger != nil {
+		s.linger.Stop()
+		s.linger, s.lingerC = nil, nil
+	}
+	s.lingered = false
+}
+
+// handOver starts sending cur when it is ready and the sender is idle.
+func (s *loopState) handOver(workCtx context.Context) {
+	if s.inflight != nil || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l)) {
+		return
+	}
+	b := s.cur
+	s.cur = newBatch(s.w.topic, s.w.partition)
+	s.stopLinger()
+	s.inflight = make(chan sent, 1)
+	go s.w.send(workCtx, b, s.inflight)
+	if s.carry != nil {
+		m := *s.carry
+		s.carry = nil
+		s.add(m) // always fits an empty batch
+	}
+}
+
+// received takes a fetched message.
+func (s *loopState) received(m kafka.Message) {
+	w := s.w
+	if m.Offset != s.expected && s.expected >= 0 {
+		w.log.Debug("offset gap (compaction or transaction markers)", "expected", s.expected, "got", m.Offset)
+	}
+	s.expected = m.Offset + 1
+	if m.HighWaterMark > 0 {
+		for _, h := range w.c.hooks.fetched {
+			h.OnFetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
+		}
+	}
+	if !s.add(m) {
+		s.carry = &m
+	}
+}
+
+// add places m into cur, starting the linger timer, and reports whether
+// it fit.
+func (s *loopState) add(m kafka.Message) bool {
+	if !s.w.add(s.l, s.cur, m) {
+		return false
+	}
+	if s.linger == nil && !s.lingered {
+		if d := s.w.c.cfg.Linger; d <= 0 {
+			s.lingered = true
+		} else {
+			s.linger = s.w.c.cfg.Clock.NewTimer(d)
+			s.lingerC = s.linger.C()
+		}
+	}
+	return true
 }
 
 // add decodes and prepares m and places it into cur, or reports that it

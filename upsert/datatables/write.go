@@ -225,120 +225,143 @@ func rowExistsError(se *upsert.StatusError) *change.RecordError {
 	return e
 }
 
+// rowWrite is one item being written with the rows API.
+type rowWrite struct {
+	t    *Target
+	b    *upsert.Tracker
+	i    int
+	key  string
+	data map[string]any
+	body []byte
+}
+
+// send makes one request; on success the item is done with status st.
+// It returns done, or the permanent API answer, or a fatal error.
+func (w *rowWrite) send(ctx context.Context, method, path string, st change.Status) (done bool, se *upsert.StatusError, err error) {
+	res, err := w.t.c.Do(ctx, w.b.Call(method, path, w.body, w.i))
+	if err != nil {
+		se, err = w.t.outcomeOf(ctx, w.b, w.i, err)
+		return false, se, err
+	}
+	w.b.Succeed(w.i, st, writtenRow(res.Body, w.key, w.data), nil)
+	return true, nil, nil
+}
+
+func (w *rowWrite) post(ctx context.Context) (bool, *upsert.StatusError, error) {
+	return w.send(ctx, http.MethodPost, w.t.path+"/rows", change.StatusCreated)
+}
+
+func (w *rowWrite) put(ctx context.Context) (bool, *upsert.StatusError, error) {
+	return w.send(ctx, http.MethodPut, w.t.rowPath(w.key), change.StatusUpdated)
+}
+
 // writeRow writes item i with the rows API. It returns only fatal errors.
 func (t *Target) writeRow(ctx context.Context, b *upsert.Tracker, i int) error {
 	it := b.Items[i]
-	key := it.Record.Key
 	if it.Record.Op == change.OpDelete {
 		return t.deleteRow(ctx, b, i)
 	}
-	body := it.Body
-	if t.importOn() || body == nil {
+	w := &rowWrite{t: t, b: b, i: i, key: it.Record.Key, data: it.Record.Data, body: it.Body}
+	if t.importOn() || w.body == nil {
 		var err error
-		if body, err = rowJSON(key, it.Record.Data); err != nil {
-			b.Reject(i, &change.RecordError{Class: "validation", Code: "record.encoding", Message: err.Error()})
+		if w.body, err = rowJSON(w.key, w.data); err != nil {
+			b.Reject(i, &change.RecordError{Class: change.ClassValidation, Code: "record.encoding", Message: err.Error()})
 			return nil
 		}
 	}
-	exists, known := false, false
-	if t.index != nil {
-		exists, known = t.index.has(key)
-	}
-	post := func() (ok bool, se *upsert.StatusError, err error) {
-		res, err := t.c.Do(ctx, b.Call(http.MethodPost, t.path+"/rows", body, i))
-		if err != nil {
-			se, err = t.outcomeOf(ctx, b, i, err)
-			return false, se, err
-		}
-		b.Succeed(i, change.StatusCreated, writtenRow(res.Body, key, it.Record.Data), nil)
-		return true, nil, nil
-	}
-	put := func(created bool) (ok bool, se *upsert.StatusError, err error) {
-		res, err := t.c.Do(ctx, b.Call(http.MethodPut, t.rowPath(key), body, i))
-		if err != nil {
-			se, err = t.outcomeOf(ctx, b, i, err)
-			return false, se, err
-		}
-		st := change.StatusUpdated
-		if created {
-			st = change.StatusCreated
-		}
-		b.Succeed(i, st, writtenRow(res.Body, key, it.Record.Data), nil)
-		return true, nil, nil
-	}
-
 	switch t.cfg.Conflict {
 	case change.ConflictCreateOnly:
-		ok, se, err := post()
-		if ok || err != nil || se == nil {
-			return err
-		}
-		if isDuplicate(se) {
-			b.Reject(i, rowExistsError(se))
-			return nil
-		}
-		t.rejectStatus(b, i, se)
-		return nil
-
+		return t.createOnly(ctx, w)
 	case change.ConflictUpdateOnly:
-		if !t.cfg.PutMissingIs404 && !(known && exists) {
-			found, err := t.rowExists(ctx, b, i)
-			if err != nil || b.Done(i) {
-				return err
-			}
-			if !found {
-				b.Reject(i, rowMissingError(nil))
-				return nil
-			}
-		}
-		ok, se, err := put(false)
-		if ok || err != nil || se == nil {
-			return err
-		}
-		if isRowMissing(se) {
-			b.Reject(i, rowMissingError(se))
-			return nil
-		}
-		t.rejectStatus(b, i, se)
+		return t.updateOnly(ctx, w)
+	}
+	return t.upsertRow(ctx, w)
+}
+
+// createOnly POSTs; an existing row is rejected.
+func (t *Target) createOnly(ctx context.Context, w *rowWrite) error {
+	ok, se, err := w.post(ctx)
+	if ok || err != nil || se == nil {
+		return err
+	}
+	if isDuplicate(se) {
+		w.b.Reject(w.i, rowExistsError(se))
 		return nil
 	}
+	t.rejectStatus(w.b, w.i, se)
+	return nil
+}
 
-	// Upsert: update, else create. The first request follows what the
-	// index knows; without it, PUT first (most writes of a change stream
-	// are updates).
-	if known && !exists {
-		ok, se, err := post()
+// updateOnly PUTs a row known to exist; a missing row is rejected.
+func (t *Target) updateOnly(ctx context.Context, w *rowWrite) error {
+	exists, known := t.indexHas(w.key)
+	if !t.cfg.PutMissingIs404 && !(known && exists) {
+		found, err := t.rowExists(ctx, w.b, w.i)
+		if err != nil || w.b.Done(w.i) {
+			return err
+		}
+		if !found {
+			w.b.Reject(w.i, rowMissingError(nil))
+			return nil
+		}
+	}
+	ok, se, err := w.put(ctx)
+	if ok || err != nil || se == nil {
+		return err
+	}
+	if isRowMissing(se) {
+		w.b.Reject(w.i, rowMissingError(se))
+		return nil
+	}
+	t.rejectStatus(w.b, w.i, se)
+	return nil
+}
+
+// upsertRow updates the row, else creates it. The first request follows
+// what the index knows; without it, PUT first (most writes of a change
+// stream are updates).
+func (t *Target) upsertRow(ctx context.Context, w *rowWrite) error {
+	if exists, known := t.indexHas(w.key); known && !exists {
+		ok, se, err := w.post(ctx)
 		if ok || err != nil || se == nil {
 			return err
 		}
 		if !isDuplicate(se) {
-			t.rejectStatus(b, i, se)
+			t.rejectStatus(w.b, w.i, se)
 			return nil
 		}
 	}
-	ok, se, err := put(false)
+	ok, se, err := w.put(ctx)
 	if ok || err != nil || se == nil {
 		return err
 	}
 	if !isRowMissing(se) {
-		t.rejectStatus(b, i, se)
+		t.rejectStatus(w.b, w.i, se)
 		return nil
 	}
-	ok, se, err = post()
+	ok, se, err = w.post(ctx)
 	if ok || err != nil || se == nil {
 		return err
 	}
 	if !isDuplicate(se) {
-		t.rejectStatus(b, i, se)
+		t.rejectStatus(w.b, w.i, se)
 		return nil
 	}
 	// Created by someone else between the PUT and the POST.
-	ok, se, err = put(false)
+	ok, se, err = w.put(ctx)
 	if ok || err != nil || se == nil {
 		return err
 	}
-	t.rejectStatus(b, i, se)
+	t.rejectStatus(w.b, w.i, se)
 	return nil
+}
+
+// indexHas is what the unique index knows of key (known false without one).
+func (t *Target) indexHas(key string) (exists, known bool) {
+	if t.index == nil {
+		return false, false
+	}
+	return t.index.has(key)
 }
 
 // rowExists reads the row (brief). A missing table rejects item i.

@@ -21,6 +21,7 @@ import (
 	"github.com/gcupsert/gcupsert/internal/metrics"
 	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/sink"
+	"github.com/gcupsert/gcupsert/upsert"
 )
 
 // Options are the dependencies that do not come from the configuration.
@@ -70,19 +71,9 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 	if err != nil {
 		return nil, err
 	}
-	routes := make(map[string]consumer.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		d, err := decode.New(decode.Format(r.Format), decode.Mapping{
-			Key: r.Mapping.Key, Rename: r.Mapping.Rename, Drop: r.Mapping.Drop, Constants: r.Mapping.Constants,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
-		}
-		t, err := NewTarget(ctx, client, cfg, r)
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
-		}
-		routes[r.Topic] = consumer.Route{Decoder: d, Target: t}
+	routes, err := newRoutes(ctx, client, cfg)
+	if err != nil {
+		return nil, err
 	}
 	m.SchemasLoaded()
 	sec, err := cfg.Kafka.Security()
@@ -135,6 +126,25 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 		return nil, err
 	}
 	return &Worker{consumer: c, pub: pub, log: opts.Logger, metrics: m, addr: cfg.Metrics.Address}, nil
+}
+
+// newRoutes builds each route's decoder and target.
+func newRoutes(ctx context.Context, client *upsert.Client, cfg config.Config) (map[string]consumer.Route, error) {
+	routes := make(map[string]consumer.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		d, err := decode.New(decode.Format(r.Format), decode.Mapping{
+			Key: r.Mapping.Key, Rename: r.Mapping.Rename, Drop: r.Mapping.Drop, Constants: r.Mapping.Constants,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+		}
+		t, err := NewTarget(ctx, client, cfg, r)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+		}
+		routes[r.Topic] = consumer.Route{Decoder: d, Target: t}
+	}
+	return routes, nil
 }
 
 // Metrics returns the worker's metrics and health state.
