@@ -24,6 +24,9 @@ const (
 	DefaultMaxKeyLength       = datatables.DefaultMaxKeyLength
 	DefaultMaxTables          = datatables.DefaultMaxTables
 	DefaultImportProcessing   = datatables.DefaultImportProcessing
+	DefaultPostExisting       = datatables.DefaultPostExisting
+	DefaultPutMissing         = datatables.DefaultPutMissing
+	DefaultDeleteStatus       = datatables.DefaultDeleteStatus
 )
 
 // Types of the families' Go API, named here for callers of this package.
@@ -100,43 +103,120 @@ type Server struct {
 	tables  *datatables.Family
 }
 
-// New checks cfg, fills its defaults and returns a Server.
-func New(cfg Config) (*Server, error) {
-	var fx *datatables.Fixtures
-	if len(cfg.Fixtures) > 0 {
-		var err error
-		if fx, err = datatables.ParseFixtures(cfg.Fixtures); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+// setDefaults fills the zero fields of c with the defaults above, and
+// Clock and Logger as core.Config does. A zero Seed is left to core.New,
+// which picks a random one; a negative RateLimitPerMinute to core.New too.
+func (c *Config) setDefaults() {
+	defDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
 		}
 	}
-	if len(cfg.Clients) == 0 && (fx == nil || len(fx.Clients) == 0) {
-		return nil, fmt.Errorf("%w: at least one OAuth client is required", ErrInvalidConfig)
+	defInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
 	}
-	srv, err := core.New(core.Config{
-		Clients: cfg.Clients, TokenLifetime: cfg.TokenLifetime,
-		RateLimitPerMinute: cfg.RateLimitPerMinute, DisableRateLimit: cfg.DisableRateLimit,
-		RateWindow: cfg.RateWindow, MaxBodyBytes: cfg.MaxBodyBytes,
-		Clock: cfg.Clock, Logger: cfg.Logger, Seed: cfg.Seed,
-	})
+	defDur(&c.TokenLifetime, DefaultTokenLifetime)
+	defInt(&c.RateLimitPerMinute, DefaultRateLimitPerMinute)
+	defDur(&c.RateWindow, DefaultRateWindow)
+	defInt(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	defInt(&c.MaxRecords, DefaultMaxRecords)
+	defInt(&c.MaxRowsPerTable, DefaultMaxRowsPerTable)
+	defInt(&c.MaxFields, DefaultMaxFields)
+	defInt(&c.MaxKeyLength, DefaultMaxKeyLength)
+	defInt(&c.MaxTables, DefaultMaxTables)
+	defDur(&c.ImportProcessingTime, DefaultImportProcessing)
+	if c.Variants.PostExisting == "" {
+		c.Variants.PostExisting = DefaultPostExisting
+	}
+	if c.Variants.PutMissing == "" {
+		c.Variants.PutMissing = DefaultPutMissing
+	}
+	defInt(&c.Variants.DeleteStatus, DefaultDeleteStatus)
+	if c.Clock == nil {
+		c.Clock = clock.Real
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports the first setting that cannot work, wrapping
+// ErrInvalidConfig (and ErrInvalidVariant for Variants): Fixtures that do
+// not parse, no OAuth client (here or in Fixtures), then the settings of
+// each package, as core.Config.Validate, customobjects.Config.Validate and
+// datatables.Config.Validate check them. Zero fields are valid: they take
+// the defaults. The tables of Fixtures are checked by New, against the
+// data-table limits.
+func (c *Config) Validate() error {
+	fxClients := 0
+	if len(c.Fixtures) > 0 {
+		fx, err := datatables.ParseFixtures(c.Fixtures)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		fxClients = len(fx.Clients)
+	}
+	if len(c.Clients) == 0 && fxClients == 0 {
+		return fmt.Errorf("%w: at least one OAuth client is required", ErrInvalidConfig)
+	}
+	cc, oc, tc := c.coreConfig(), c.objectsConfig(), c.tablesConfig()
+	if err := cc.Validate(); err != nil {
+		return err
+	}
+	if err := oc.Validate(); err != nil {
+		return err
+	}
+	return tc.Validate()
+}
+
+// coreConfig returns the settings of c that go to core.
+func (c *Config) coreConfig() core.Config {
+	return core.Config{
+		Clients: c.Clients, TokenLifetime: c.TokenLifetime,
+		RateLimitPerMinute: c.RateLimitPerMinute, DisableRateLimit: c.DisableRateLimit,
+		RateWindow: c.RateWindow, MaxBodyBytes: c.MaxBodyBytes,
+		Clock: c.Clock, Logger: c.Logger, Seed: c.Seed,
+	}
+}
+
+// objectsConfig returns the settings of c that go to customobjects.
+func (c *Config) objectsConfig() customobjects.Config {
+	return customobjects.Config{MaxRecords: c.MaxRecords, Schemas: c.Schemas, UniqueFields: c.UniqueFields}
+}
+
+// tablesConfig returns the settings of c that go to datatables.
+func (c *Config) tablesConfig() datatables.Config {
+	return datatables.Config{
+		MaxRowsPerTable: c.MaxRowsPerTable, MaxFields: c.MaxFields, MaxKeyLength: c.MaxKeyLength,
+		MaxTables: c.MaxTables, ImportProcessingTime: c.ImportProcessingTime, Variants: c.Variants,
+	}
+}
+
+// New fills cfg's defaults, validates it and returns a Server.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	srv, err := core.New(cfg.coreConfig())
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{Server: srv}
-	s.objects, err = customobjects.New(srv, customobjects.Config{
-		MaxRecords: cfg.MaxRecords, Schemas: cfg.Schemas, UniqueFields: cfg.UniqueFields,
-	})
-	if err != nil {
+	if s.objects, err = customobjects.New(srv, cfg.objectsConfig()); err != nil {
 		return nil, err
 	}
-	s.tables, err = datatables.New(srv, datatables.Config{
-		MaxRowsPerTable: cfg.MaxRowsPerTable, MaxFields: cfg.MaxFields, MaxKeyLength: cfg.MaxKeyLength,
-		MaxTables: cfg.MaxTables, ImportProcessingTime: cfg.ImportProcessingTime, Variants: cfg.Variants,
-	})
-	if err != nil {
+	if s.tables, err = datatables.New(srv, cfg.tablesConfig()); err != nil {
 		return nil, err
 	}
-	if fx != nil {
-		if err := s.tables.AddFixtures(fx); err != nil {
+	if len(cfg.Fixtures) > 0 {
+		fx, err := datatables.ParseFixtures(cfg.Fixtures)
+		if err == nil {
+			err = s.tables.AddFixtures(fx)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}

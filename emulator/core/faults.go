@@ -48,7 +48,12 @@ var ErrInvalidFault = errors.New("emulator: invalid fault setting")
 // maxFailNext bounds the queued FailNext statuses.
 const maxFailNext = 1 << 20
 
-func (f Faults) validate() error {
+// Validate reports the first fault setting out of range, wrapping
+// ErrInvalidFault. Zero fields are valid: they turn a fault off or, for
+// ErrorStatus and RetryAfter, take the defaults (503, 1 s) when the fault
+// is injected. Faults has no setDefaults: Server.Faults reports the
+// settings as they were set.
+func (f *Faults) Validate() error {
 	switch {
 	case f.Latency < 0, f.LatencyMedian < 0, f.LatencyP99 < 0, f.RetryAfter < 0:
 		return fmt.Errorf("%w: durations must not be negative", ErrInvalidFault)
@@ -90,7 +95,7 @@ func (fs *faults) get() Faults {
 }
 
 func (fs *faults) set(f Faults) error {
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	f.FailNext = append([]int(nil), f.FailNext...)
@@ -109,7 +114,7 @@ func (fs *faults) update(fn func(*Faults) error) error {
 	if err := fn(&f); err != nil {
 		return err
 	}
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	fs.f = f

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	randv2 "math/rand/v2"
 	"net/http"
 	"strings"
@@ -81,70 +82,96 @@ type Server struct {
 	handler  http.Handler
 }
 
-// New checks cfg, fills its defaults and returns a Server with no family.
-func New(cfg Config) (*Server, error) {
-	if err := CheckClients(cfg.Clients); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+// setDefaults fills the zero fields of c with the defaults. A negative
+// RateLimitPerMinute becomes DisableRateLimit with the default limit, which
+// is what it means.
+func (c *Config) setDefaults() {
+	if c.TokenLifetime == 0 {
+		c.TokenLifetime = DefaultTokenLifetime
+	}
+	if c.RateLimitPerMinute < 0 {
+		c.DisableRateLimit = true
+		c.RateLimitPerMinute = 0
+	}
+	if c.RateLimitPerMinute == 0 {
+		c.RateLimitPerMinute = DefaultRateLimitPerMinute
+	}
+	if c.RateWindow == 0 {
+		c.RateWindow = DefaultRateWindow
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Seed == 0 {
+		c.Seed = randomSeed()
+	}
+}
+
+// Validate reports the first setting that cannot work, wrapping
+// ErrInvalidConfig. Zero fields are valid: they take the defaults.
+func (c *Config) Validate() error {
+	if err := CheckClients(c.Clients); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	switch {
-	case cfg.RateWindow < 0:
-		return nil, fmt.Errorf("%w: negative RateWindow", ErrInvalidConfig)
-	case cfg.RateWindow == 0:
-		cfg.RateWindow = DefaultRateWindow
+	case c.RateWindow < 0:
+		return fmt.Errorf("%w: negative RateWindow", ErrInvalidConfig)
+	case c.TokenLifetime < 0:
+		return fmt.Errorf("%w: negative token lifetime", ErrInvalidConfig)
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("%w: negative MaxBodyBytes", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// New fills cfg's defaults, validates it and returns a Server with no
+// family.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{
-		clients:       make(map[string]string, len(cfg.Clients)),
+		clients:       maps.Clone(cfg.Clients),
 		tokenLifetime: cfg.TokenLifetime,
 		rateLimit:     cfg.RateLimitPerMinute,
-		rateLimitOn:   !cfg.DisableRateLimit && cfg.RateLimitPerMinute >= 0,
+		rateLimitOn:   !cfg.DisableRateLimit,
 		rateWindow:    cfg.RateWindow,
 		maxBodyBytes:  cfg.MaxBodyBytes,
 		clock:         cfg.Clock,
 		log:           cfg.Logger,
 		tokens:        newTokens(cfg.RateWindow),
+		faults:        newFaults(cfg.Seed),
 		counters:      newCounters(),
 	}
-	for id, secret := range cfg.Clients {
-		s.clients[id] = secret
+	if s.clients == nil {
+		s.clients = map[string]string{}
 	}
-	switch {
-	case s.tokenLifetime < 0:
-		return nil, fmt.Errorf("%w: negative token lifetime", ErrInvalidConfig)
-	case s.tokenLifetime == 0:
-		s.tokenLifetime = DefaultTokenLifetime
-	}
-	if s.rateLimit <= 0 {
-		s.rateLimit = DefaultRateLimitPerMinute
-	}
-	switch {
-	case s.maxBodyBytes < 0:
-		return nil, fmt.Errorf("%w: negative MaxBodyBytes", ErrInvalidConfig)
-	case s.maxBodyBytes == 0:
-		s.maxBodyBytes = DefaultMaxBodyBytes
-	}
-	if s.clock == nil {
-		s.clock = clock.Real
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	s.faults = newFaults(cfg.Seed)
 	s.routes()
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s, nil
 }
 
-// newFaults returns the fault state, its randomness seeded with seed (0:
-// a random seed).
+// randomSeed returns a random fault seed.
+func randomSeed() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	var u uint64
+	for _, x := range b {
+		u = u<<8 | uint64(x)
+	}
+	return int64(u)
+}
+
+// newFaults returns the fault state, its randomness seeded with seed.
 func newFaults(seed int64) *faults {
 	u := uint64(seed)
-	if u == 0 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		for _, x := range b {
-			u = u<<8 | uint64(x)
-		}
-	}
 	return &faults{rng: randv2.New(randv2.NewPCG(u, u^0x9e3779b97f4a7c15))}
 }
 

@@ -66,16 +66,46 @@ type Family struct {
 	cols map[string]*collection
 }
 
-// New checks cfg and returns the family for srv, with cfg's schemas and
-// unique fields; add it to srv with srv.Register.
-func New(srv *core.Server, cfg Config) (*Family, error) {
-	f := &Family{srv: srv, maxRecords: cfg.MaxRecords, cols: map[string]*collection{}}
-	switch {
-	case f.maxRecords < 0:
-		return nil, fmt.Errorf("%w: negative MaxRecords", core.ErrInvalidConfig)
-	case f.maxRecords == 0:
-		f.maxRecords = DefaultMaxRecords
+// setDefaults fills the zero fields of c with the defaults.
+func (c *Config) setDefaults() {
+	if c.MaxRecords == 0 {
+		c.MaxRecords = DefaultMaxRecords
 	}
+}
+
+// Validate reports the first setting that cannot work, wrapping
+// core.ErrInvalidConfig: a negative MaxRecords, a schema that AddSchema
+// refuses, or unique fields that SetUniqueFields refuses (a schema not in
+// Schemas, an empty field name). Zero fields are valid: they take the
+// defaults.
+func (c *Config) Validate() error {
+	if c.MaxRecords < 0 {
+		return fmt.Errorf("%w: negative MaxRecords", core.ErrInvalidConfig)
+	}
+	for name, doc := range c.Schemas {
+		if _, err := checkSchema(name, doc); err != nil {
+			return fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+		}
+	}
+	for name, fields := range c.UniqueFields {
+		if _, ok := c.Schemas[name]; !ok {
+			return fmt.Errorf("%w: %w", core.ErrInvalidConfig, unknownSchemaError(name))
+		}
+		if err := checkUniqueFields(name, fields); err != nil {
+			return fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// New fills cfg's defaults, validates it and returns the family for srv,
+// with cfg's schemas and unique fields; add it to srv with srv.Register.
+func New(srv *core.Server, cfg Config) (*Family, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &Family{srv: srv, maxRecords: cfg.MaxRecords, cols: map[string]*collection{}}
 	for name, doc := range cfg.Schemas {
 		if err := f.AddSchema(name, doc); err != nil {
 			return nil, fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)

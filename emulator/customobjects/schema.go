@@ -71,15 +71,28 @@ func (f *Family) SetUniqueFields(schema string, fields []string) error {
 	defer f.mu.Unlock()
 	c, ok := f.cols[schema]
 	if !ok {
-		return fmt.Errorf("%w: unique fields for unknown schema %q", ErrInvalidSchema, schema)
+		return unknownSchemaError(schema)
 	}
+	if err := checkUniqueFields(schema, fields); err != nil {
+		return err
+	}
+	c.unique = slices.Clone(fields)
+	c.reindex()
+	return nil
+}
+
+// unknownSchemaError is the error of unique fields for an unknown schema.
+func unknownSchemaError(schema string) error {
+	return fmt.Errorf("%w: unique fields for unknown schema %q", ErrInvalidSchema, schema)
+}
+
+// checkUniqueFields checks the unique field names of schema.
+func checkUniqueFields(schema string, fields []string) error {
 	for _, f := range fields {
 		if f == "" {
 			return fmt.Errorf("%w: empty unique field name for schema %q", ErrInvalidSchema, schema)
 		}
 	}
-	c.unique = slices.Clone(fields)
-	c.reindex()
 	return nil
 }
 
@@ -111,14 +124,19 @@ func compileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
+// checkSchema checks the name of schema name and compiles its document.
+func checkSchema(name string, doc []byte) (*jsonschema.Schema, error) {
+	if name == "" || strings.ContainsAny(name, "/?#") {
+		return nil, fmt.Errorf("%w: schema name %q must be non-empty and free of '/', '?' and '#'", ErrInvalidSchema, name)
+	}
+	return compileSchema(name, doc)
+}
+
 // AddSchema adds the customobjects schema name, or replaces its JSON Schema
 // while keeping its records. The schema describes a record's fields, id and
 // conflictResolution excluded.
 func (f *Family) AddSchema(name string, schema []byte) error {
-	if name == "" || strings.ContainsAny(name, "/?#") {
-		return fmt.Errorf("%w: schema name %q must be non-empty and free of '/', '?' and '#'", ErrInvalidSchema, name)
-	}
-	sch, err := compileSchema(name, schema)
+	sch, err := checkSchema(name, schema)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,13 @@ const (
 	DefaultImportProcessing = 2 * time.Second
 )
 
+// Defaults of the empty Variants fields.
+const (
+	DefaultPostExisting = "409"
+	DefaultPutMissing   = "404"
+	DefaultDeleteStatus = http.StatusNoContent
+)
+
 // Request kinds of the family, counted in Stats.ByKind: the route patterns.
 const (
 	KindTablesList   = "GET /api/v2/flows/datatables"
@@ -95,28 +102,47 @@ type tableLimits struct {
 	processing                            time.Duration
 }
 
-func newTableLimits(cfg Config) (tableLimits, error) {
-	l := tableLimits{cfg.MaxRowsPerTable, cfg.MaxFields, cfg.MaxKeyLength, cfg.MaxTables, cfg.ImportProcessingTime}
+// setDefaults fills the zero fields of c with the defaults, those of
+// Variants included.
+func (c *Config) setDefaults() {
 	for _, p := range []struct {
 		v   *int
 		def int
-		n   string
-	}{{&l.maxRows, DefaultMaxRowsPerTable, "MaxRowsPerTable"}, {&l.maxFields, DefaultMaxFields, "MaxFields"},
-		{&l.maxKey, DefaultMaxKeyLength, "MaxKeyLength"}, {&l.maxTables, DefaultMaxTables, "MaxTables"}} {
-		switch {
-		case *p.v < 0:
-			return l, fmt.Errorf("negative %s", p.n)
-		case *p.v == 0:
+	}{{&c.MaxRowsPerTable, DefaultMaxRowsPerTable}, {&c.MaxFields, DefaultMaxFields},
+		{&c.MaxKeyLength, DefaultMaxKeyLength}, {&c.MaxTables, DefaultMaxTables}} {
+		if *p.v == 0 {
 			*p.v = p.def
 		}
 	}
-	switch {
-	case l.processing == 0:
-		l.processing = DefaultImportProcessing
-	case l.processing < 0:
-		l.processing = 0
+	if c.ImportProcessingTime == 0 {
+		c.ImportProcessingTime = DefaultImportProcessing
 	}
-	return l, nil
+	c.Variants.setDefaults()
+}
+
+// Validate reports the first setting that cannot work, wrapping
+// core.ErrInvalidConfig (and ErrInvalidVariant for Variants). Zero fields
+// are valid: they take the defaults.
+func (c *Config) Validate() error {
+	for _, p := range []struct {
+		v int
+		n string
+	}{{c.MaxRowsPerTable, "MaxRowsPerTable"}, {c.MaxFields, "MaxFields"},
+		{c.MaxKeyLength, "MaxKeyLength"}, {c.MaxTables, "MaxTables"}} {
+		if p.v < 0 {
+			return fmt.Errorf("%w: negative %s", core.ErrInvalidConfig, p.n)
+		}
+	}
+	if err := c.Variants.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// limits returns the data-table limits of c, whose defaults are filled; a
+// negative ImportProcessingTime means none.
+func (c *Config) limits() tableLimits {
+	return tableLimits{c.MaxRowsPerTable, c.MaxFields, c.MaxKeyLength, c.MaxTables, max(c.ImportProcessingTime, 0)}
 }
 
 // Variants are the data-table behaviours the Genesys documentation leaves
@@ -138,22 +164,28 @@ type Variants struct {
 // ErrInvalidVariant is returned for a Variants value out of range.
 var ErrInvalidVariant = errors.New("emulator: invalid variant")
 
-func (v *Variants) fill() error {
+// setDefaults fills the empty fields of v with the defaults.
+func (v *Variants) setDefaults() {
 	if v.PostExisting == "" {
-		v.PostExisting = "409"
+		v.PostExisting = DefaultPostExisting
 	}
 	if v.PutMissing == "" {
-		v.PutMissing = "404"
+		v.PutMissing = DefaultPutMissing
 	}
 	if v.DeleteStatus == 0 {
-		v.DeleteStatus = http.StatusNoContent
+		v.DeleteStatus = DefaultDeleteStatus
 	}
+}
+
+// Validate reports the first field out of range, wrapping
+// ErrInvalidVariant. Empty fields are valid: they take the defaults.
+func (v *Variants) Validate() error {
 	switch {
-	case v.PostExisting != "409" && v.PostExisting != "400":
+	case v.PostExisting != "" && v.PostExisting != "409" && v.PostExisting != "400":
 		return fmt.Errorf(`%w: postExisting must be "409" or "400"`, ErrInvalidVariant)
-	case v.PutMissing != "404" && v.PutMissing != "create":
+	case v.PutMissing != "" && v.PutMissing != "404" && v.PutMissing != "create":
 		return fmt.Errorf(`%w: putMissing must be "404" or "create"`, ErrInvalidVariant)
-	case v.DeleteStatus != http.StatusNoContent && v.DeleteStatus != http.StatusOK:
+	case v.DeleteStatus != 0 && v.DeleteStatus != http.StatusNoContent && v.DeleteStatus != http.StatusOK:
 		return fmt.Errorf("%w: deleteStatus must be 204 or 200", ErrInvalidVariant)
 	}
 	return nil
@@ -190,19 +222,15 @@ type Family struct {
 	jobSeq   int
 }
 
-// New checks cfg and returns the family for srv, with no table; add it to
-// srv with srv.Register.
+// New fills cfg's defaults, validates it and returns the family for srv,
+// with no table; add it to srv with srv.Register.
 func New(srv *core.Server, cfg Config) (*Family, error) {
-	lim, err := newTableLimits(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
-	}
-	v := cfg.Variants
-	if err := v.fill(); err != nil {
-		return nil, fmt.Errorf("%w: %w", core.ErrInvalidConfig, err)
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Family{
-		srv: srv, lim: lim, clock: srv.Clock(), base: v, variants: v,
+		srv: srv, lim: cfg.limits(), clock: srv.Clock(), base: cfg.Variants, variants: cfg.Variants,
 		tables: map[string]*dtTable{}, jobs: map[string]*importJob{},
 	}, nil
 }
@@ -330,7 +358,8 @@ func (d *Family) Variants() Variants {
 // SetVariants sets the data-table behaviour variants; empty fields take
 // the defaults. Reset restores the configured ones.
 func (d *Family) SetVariants(v Variants) error {
-	if err := v.fill(); err != nil {
+	v.setDefaults()
+	if err := v.Validate(); err != nil {
 		return err
 	}
 	d.mu.Lock()
