@@ -6,7 +6,11 @@
 // consumer and the sink depend on it and not on each other.
 package change
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // Op is what a change event asks for.
 type Op string
@@ -47,17 +51,36 @@ type Record struct {
 	Data map[string]any
 }
 
-// Check is the rule every target applies first: a record has a key and a
-// known operation.
+// Check is the rule every target applies first: a record has a key (see
+// CheckKey) and a known operation.
 func (r Record) Check() *RecordError {
-	if r.Key == "" {
-		return &RecordError{Class: ClassValidation, Code: "key.missing", Message: "record has no key"}
+	if err := CheckKey(r.Key); err != nil {
+		return &RecordError{Class: ClassValidation, Code: err.Code, Message: err.Message}
 	}
 	switch r.Op {
 	case OpUpsert, OpDelete:
 		return nil
 	}
 	return &RecordError{Class: ClassValidation, Code: "op.unknown", Message: fmt.Sprintf("unknown operation %q", r.Op)}
+}
+
+// KeyError says why a key cannot name a record.
+type KeyError struct{ Code, Message string }
+
+// CheckKey is the one rule for a record key, whatever decoded it: not
+// empty, not only white space, and valid UTF-8, so that two different keys
+// can never become one (a key is never converted). Codes: key.missing,
+// key.blank, key.invalid.
+func CheckKey(k string) *KeyError {
+	switch {
+	case k == "":
+		return &KeyError{Code: "key.missing", Message: "record has no key"}
+	case !utf8.ValidString(k):
+		return &KeyError{Code: "key.invalid", Message: "record key is not valid UTF-8; it cannot be represented exactly"}
+	case strings.TrimSpace(k) == "":
+		return &KeyError{Code: "key.blank", Message: "record key is only white space"}
+	}
+	return nil
 }
 
 // Item is a record that passed per-record validation and has been encoded as

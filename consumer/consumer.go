@@ -114,10 +114,13 @@ type Config struct {
 	Retry        retry.Policy
 	DrainTimeout time.Duration // how long in-flight batches may finish after Run's ctx ends, default 20s
 	WorkerID     string
-	Dialer       *kafka.Dialer // optional; TLS and SASL go here
-	Clock        clock.Clock
-	Logger       *slog.Logger
-	Hooks        []Hook
+	// Dialer (group membership) and Transport (fetching) carry the client
+	// id, TLS and SASL; defaults: plaintext with ClientID.
+	Dialer    *kafka.Dialer
+	Transport *kafka.Transport
+	Clock     clock.Clock
+	Logger    *slog.Logger
+	Hooks     []Hook
 }
 
 func (c *Config) setDefaults() {
@@ -149,6 +152,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Dialer == nil {
 		c.Dialer = &kafka.Dialer{ClientID: c.ClientID, Timeout: 10 * time.Second, DualStack: true}
+	}
+	if c.Transport == nil {
+		c.Transport = &kafka.Transport{ClientID: c.ClientID, DialTimeout: 10 * time.Second}
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real
@@ -200,11 +206,12 @@ func (c *Config) Validate() error {
 
 // Consumer is a consumer-group member that runs the pipeline.
 type Consumer struct {
-	cfg   Config
-	pub   Publisher
-	sem   chan struct{}
-	log   *slog.Logger
-	hooks hookSet
+	cfg    Config
+	client *kafka.Client // fetches, on cfg.Transport
+	pub    Publisher
+	sem    chan struct{}
+	log    *slog.Logger
+	hooks  hookSet
 	// stop ends Run with a cause; set while Run runs.
 	stop context.CancelCauseFunc
 }
@@ -220,7 +227,8 @@ func New(cfg Config, pub Publisher) (*Consumer, error) {
 	}
 	return &Consumer{
 		cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight),
-		log: cfg.Logger, hooks: newHookSet(cfg.Hooks), stop: func(error) {},
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: cfg.Transport},
+		log:    cfg.Logger, hooks: newHookSet(cfg.Hooks), stop: func(error) {},
 	}, nil
 }
 

@@ -10,8 +10,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/decode"
 	"github.com/gcupsert/gcupsert/internal/retry"
@@ -115,7 +113,7 @@ type loopHarness struct {
 	target  *fakeTarget
 	pub     *fakePub
 	c       *Consumer
-	msgs    chan kafka.Message
+	msgs    chan message
 	mu      sync.Mutex
 	commits []int64
 	done    chan struct{}
@@ -136,7 +134,7 @@ func newLoop(t *testing.T, cfg Config, target *fakeTarget, pub *fakePub) *loopHa
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &loopHarness{t: t, target: target, pub: pub, c: c, msgs: make(chan kafka.Message), done: make(chan struct{})}
+	h := &loopHarness{t: t, target: target, pub: pub, c: c, msgs: make(chan message), done: make(chan struct{})}
 	w := c.newPartitionWorker("t", 0, 0, func(_ string, _ int, next int64) {
 		h.mu.Lock()
 		h.commits = append(h.commits, next)
@@ -159,7 +157,7 @@ func (h *loopHarness) send(key string, bad bool) {
 
 func (h *loopHarness) sendData(key, data string) {
 	h.t.Helper()
-	h.msgs <- kafka.Message{Topic: "t", Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":` + data + `}`)}
+	h.msgs <- message{Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":` + data + `}`)}
 	h.next++
 }
 
@@ -313,7 +311,7 @@ func TestOneBatchInFlightPerPartition(t *testing.T) {
 		h.send("c", false)
 		read := make(chan struct{})
 		go func() {
-			h.msgs <- kafka.Message{Offset: 3, Key: []byte("d"), Value: []byte(`{"op":"upsert","data":{}}`)}
+			h.msgs <- message{Offset: 3, Key: []byte("d"), Value: []byte(`{"op":"upsert","data":{}}`)}
 			close(read)
 		}()
 		synctest.Wait()

@@ -3,9 +3,8 @@ package consumer
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/internal/clock"
@@ -53,60 +52,21 @@ func (w *partitionWorker) limits() batchLimits {
 // batch (bounded by workCtx) and returns. The current unsent batch is
 // abandoned uncommitted.
 func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
-	cfg := w.c.cfg
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		Topic:          w.topic,
-		Partition:      w.partition,
-		Dialer:         cfg.Dialer,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        cfg.MaxWait,
-		ReadBackoffMin: 100 * time.Millisecond,
-		ReadBackoffMax: 2 * time.Second,
-	})
-	defer r.Close()
-	if err := r.SetOffset(w.start); err != nil {
-		w.log.Error("cannot position the partition reader", "offset", w.start, "error", err)
-		return
+	f := &fetcher{
+		client: w.c.client, topic: w.topic, partition: w.partition, offset: w.start,
+		reset: w.c.cfg.StartOffset, maxWait: w.c.cfg.MaxWait, clock: w.c.cfg.Clock, log: w.log,
 	}
-	msgs := make(chan kafka.Message, 64)
-	fetchDone := make(chan struct{})
-	go func() {
-		defer close(fetchDone)
-		w.fetch(fetchCtx, r, msgs)
-	}()
-	defer func() { <-fetchDone }()
+	msgs := make(chan message, 64)
+	var fetching sync.WaitGroup
+	fetching.Go(func() { f.run(fetchCtx, msgs) })
+	defer fetching.Wait()
 	w.loop(workCtx, msgs)
-}
-
-// fetch reads messages into msgs until ctx ends, then closes msgs.
-func (w *partitionWorker) fetch(ctx context.Context, r *kafka.Reader, msgs chan<- kafka.Message) {
-	defer close(msgs)
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.log.Warn("fetch failed; retrying", "error", err)
-			if clock.Sleep(ctx, w.c.cfg.Clock, time.Second) != nil {
-				return
-			}
-			continue
-		}
-		select {
-		case msgs <- m:
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // loop batches messages and hands full or lingered batches to the sender.
 // It returns when msgs is closed (after the in-flight batch finished) or
 // when workCtx ends.
-func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafka.Message) {
+func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan message) {
 	s := &loopState{w: w, l: w.limits(), cur: newBatch(w.topic, w.partition), expected: w.start}
 	defer s.stopLinger()
 	for {
@@ -151,8 +111,8 @@ type loopState struct {
 	w        *partitionWorker
 	l        batchLimits
 	cur      *batch
-	carry    *kafka.Message // a message that did not fit cur
-	inflight chan sent      // nil when no batch is in flight
+	carry    *message  // a message that did not fit cur
+	inflight chan sent // nil when no batch is in flight
 	linger   clock.Timer
 	lingerC  <-chan time.Time
 	lingered bool
@@ -185,7 +145,7 @@ func (s *loopState) handOver(workCtx context.Context) {
 }
 
 // received takes a fetched message.
-func (s *loopState) received(m kafka.Message) {
+func (s *loopState) received(m message) {
 	w := s.w
 	if m.Offset != s.expected && s.expected >= 0 {
 		w.log.Debug("offset gap (compaction or transaction markers)", "expected", s.expected, "got", m.Offset)
@@ -203,7 +163,7 @@ func (s *loopState) received(m kafka.Message) {
 
 // add places m into cur, starting the linger timer, and reports whether
 // it fit.
-func (s *loopState) add(m kafka.Message) bool {
+func (s *loopState) add(m message) bool {
 	if !s.w.add(s.l, s.cur, m) {
 		return false
 	}
@@ -220,7 +180,7 @@ func (s *loopState) add(m kafka.Message) bool {
 
 // add decodes and prepares m and places it into cur, or reports that it
 // does not fit.
-func (w *partitionWorker) add(l batchLimits, cur *batch, m kafka.Message) bool {
+func (w *partitionWorker) add(l batchLimits, cur *batch, m message) bool {
 	rec, rerr := w.route.Decoder.Decode(m.Key, m.Value)
 	var it change.Item
 	if rerr == nil {

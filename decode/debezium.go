@@ -28,6 +28,9 @@ func (d *Decoder) debezium(key, value []byte) (change.Record, *change.RecordErro
 		}
 		return change.Record{Key: k, Op: change.OpDelete}, nil
 	}
+	if rerr := checkValue(value); rerr != nil {
+		return change.Record{}, rerr
+	}
 	var top map[string]json.RawMessage
 	if err := unmarshalNumbers(value, &top); err != nil {
 		return change.Record{}, decodeErr("invalid.json", "value is not a JSON object: "+trimJSONError(err))
@@ -81,12 +84,12 @@ func (d *Decoder) debezium(key, value []byte) (change.Record, *change.RecordErro
 // kafkaKey reads a Debezium message key: a JSON object with one field
 // (with or without the schema/payload wrapper), a JSON scalar, or raw text.
 func (d *Decoder) kafkaKey(key []byte) (string, *change.RecordError) {
-	if len(bytes.TrimSpace(key)) == 0 {
+	if len(key) == 0 {
 		return "", decodeErr("missing.key", "no Kafka key and no key field configured")
 	}
 	var v any
-	if err := unmarshalNumbers(key, &v); err != nil {
-		return string(key), nil // a plain string key
+	if err := unmarshalNumbers(key, &v); err != nil || loneSurrogate(key) {
+		return checkKey(string(key), "the Kafka key") // a plain string key
 	}
 	if m, ok := v.(map[string]any); ok {
 		if p, ok := m["payload"]; ok && m["schema"] != nil {

@@ -18,21 +18,39 @@ import (
 //
 //	{"op":"upsert"|"delete","key":"acc-001","data":{...},"ts":"RFC3339"}
 //
-// and a tombstone (nil value), which deletes the record named by the Kafka
-// key. The Kafka key is the record key; the envelope's key may repeat it but
-// must not contradict it. Anything else is rejected with class "decode" and a
-// code saying why; a rejected message is dead-lettered, never dropped.
+// and a tombstone (a null value), which deletes the record named by the
+// Kafka key. The Kafka key is the record key; the envelope's key may repeat
+// it but must not contradict it. An empty value, text that is not valid
+// UTF-8, and a key that is blank or not valid UTF-8 are refused: nothing is
+// converted. Anything else is rejected with class "decode" and a code
+// saying why; a rejected message is dead-lettered, never dropped.
 func Envelope(key, value []byte) (change.Record, *change.RecordError) {
 	if value == nil {
 		if len(key) == 0 {
 			return change.Record{}, decodeErr("missing.key", "tombstone without a Kafka key")
 		}
-		return change.Record{Key: string(key), Op: change.OpDelete}, nil
+		k, kerr := checkKey(string(key), "the Kafka key")
+		if kerr != nil {
+			return change.Record{}, kerr
+		}
+		return change.Record{Key: k, Op: change.OpDelete}, nil
 	}
-	if rec, ok := decodeFast(key, value); ok {
-		return rec, nil
+	if rerr := checkValue(value); rerr != nil {
+		return change.Record{}, rerr
 	}
-	return decodeChecked(key, value)
+	rec, ok := decodeFast(key, value)
+	if !ok {
+		var rerr *change.RecordError
+		if rec, rerr = decodeChecked(key, value); rerr != nil {
+			return change.Record{}, rerr
+		}
+	}
+	k, kerr := checkKey(rec.Key, "the record key")
+	if kerr != nil {
+		return change.Record{}, kerr
+	}
+	rec.Key = k
+	return rec, nil
 }
 
 // decodeFast decodes a well-formed upsert envelope in one pass over the

@@ -1,7 +1,6 @@
 package decode
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -80,21 +79,4 @@ func keyField(fields map[string]any, name string) (string, *change.RecordError) 
 		return "", decodeErr("missing.key", fmt.Sprintf("key field %q is missing", name))
 	}
 	return scalarKey(v, fmt.Sprintf("key field %q", name))
-}
-
-func scalarKey(v any, what string) (string, *change.RecordError) {
-	switch t := v.(type) {
-	case string:
-		if t == "" {
-			return "", decodeErr("missing.key", what+" is empty")
-		}
-		return t, nil
-	case json.Number:
-		return t.String(), nil
-	case bool:
-		return fmt.Sprint(t), nil
-	case nil:
-		return "", decodeErr("missing.key", what+" is null")
-	}
-	return "", decodeErr("invalid.key", what+" is not a string or number")
 }

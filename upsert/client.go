@@ -211,15 +211,29 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		TokenURL:     c.loginBase + "/oauth/token",
 		AuthStyle:    oauth2.AuthStyleInHeader,
 	}
-	c.tokens = newTokenSource(cc, &http.Client{Transport: base}, c.clock)
-	c.http = &http.Client{Transport: &authTransport{base: countingTransport{base}, tokens: c.tokens}}
-	c.raw = &http.Client{Transport: countingTransport{base}}
-	if cfg.HTTPClient != nil {
-		c.http.CheckRedirect = cfg.HTTPClient.CheckRedirect
-		c.raw.CheckRedirect = cfg.HTTPClient.CheckRedirect
-	}
+	c.tokens = newTokenSource(cc, &http.Client{Transport: base, CheckRedirect: noRedirects}, c.clock)
+	c.http = &http.Client{Transport: &authTransport{base: countingTransport{base}, tokens: c.tokens}, CheckRedirect: noWriteRedirects}
+	c.raw = &http.Client{Transport: countingTransport{base}, CheckRedirect: noWriteRedirects}
 	return c, nil
 }
+
+// noWriteRedirects follows a redirect of a read only: a write answered
+// with a 3xx gets that answer, which is an error (the record would
+// otherwise be reported written, or deleted, at an address it does not
+// live at).
+func noWriteRedirects(req *http.Request, via []*http.Request) error {
+	if m := via[0].Method; m != http.MethodGet && m != http.MethodHead {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	return nil
+}
+
+// noRedirects keeps credentials where they were sent: the token request
+// never follows a redirect.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func checkBaseURL(what, s string) (string, error) {
 	u, err := url.Parse(s)

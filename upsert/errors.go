@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxErrorBody is how much of an error response body is read.
@@ -189,6 +190,11 @@ func checkResponse(resp *http.Response, now time.Time) error {
 			se.CorrelationID = body.ContextID
 		}
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		se.Code = "redirect"
+		se.Message = fmt.Sprintf("answered %d, redirecting to %s; a write never follows a redirect", resp.StatusCode,
+			clip(resp.Header.Get("Location"), 200))
+	}
 	if se.Code == "" {
 		se.Code = defaultCode(resp.StatusCode)
 	}
@@ -253,4 +259,15 @@ func IsAuthFailure(err error) bool {
 	}
 	var se *StatusError
 	return errors.As(err, &se) && se.Status == 401
+}
+
+// clip bounds text from a server before it goes into an error.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

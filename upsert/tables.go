@@ -106,7 +106,7 @@ func (c *Client) GetTable(ctx context.Context, nameOrID string, withSchema bool)
 // GetTableByID returns the table with the id; a missing one is an error
 // wrapping ErrTableNotFound.
 func (c *Client) GetTableByID(ctx context.Context, id string, withSchema bool) (Table, error) {
-	path := TablesPath + "/" + url.PathEscape(id)
+	path := TablesPath + "/" + PathSegment(id)
 	if withSchema {
 		path += "?expand=schema"
 	}

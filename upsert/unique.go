@@ -3,9 +3,9 @@ package upsert
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/big"
 	"strconv"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 // UniqueValue is the one rule by which every target compares the values
@@ -24,15 +24,15 @@ func UniqueValue(v any) (string, bool) {
 		}
 		return "s:" + x, true
 	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(x)); ok {
-			return "n:" + r.RatString(), true
+		if c, ok := change.CanonicalNumber(string(x)); ok {
+			return "n:" + c, true
 		}
 		return "s:" + string(x), true
 	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return "n:" + strconv.FormatFloat(x, 'g', -1, 64), true
+		if c, ok := change.CanonicalNumber(strconv.FormatFloat(x, 'g', -1, 64)); ok {
+			return "n:" + c, true
 		}
-		return "n:" + new(big.Rat).SetFloat64(x).RatString(), true
+		return "n:" + strconv.FormatFloat(x, 'g', -1, 64), true
 	case float32:
 		return UniqueValue(float64(x))
 	case int:

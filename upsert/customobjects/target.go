@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -123,7 +122,7 @@ func New(c *upsert.Client, cfg Config) (*Target, error) {
 	t := &Target{
 		c:    c,
 		cfg:  cfg,
-		path: "/api/v2/customobjects/" + url.PathEscape(cfg.Schema) + "/records",
+		path: "/api/v2/customobjects/" + upsert.PathSegment(cfg.Schema) + "/records",
 		limits: change.Limits{
 			MaxRecords: cfg.MaxRecords, MaxBytes: cfg.MaxBytes,
 			Overhead: len(bodyPrefix) + len(bodySuffix), Separator: 1,

@@ -727,3 +727,31 @@ func prepareAll(t testing.TB, co *Target, keys ...string) []change.Item {
 	}
 	return items
 }
+
+// A write answered with a redirect is not followed: the record is
+// rejected, never reported written or deleted at another address.
+func TestRedirectedWritesAreRejected(t *testing.T) {
+	s := upserttest.NewStub(t)
+	s.API = func(w http.ResponseWriter, r *http.Request, req upserttest.Request, n int) {
+		if r.Method == http.MethodGet {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		http.Redirect(w, r, "/api/v2/customobjects/accounts/records", http.StatusTemporaryRedirect)
+	}
+	c, _ := upserttest.NewClient(t, s.URL, nil)
+	co := newTestTarget(t, c, nil)
+	items := append(prepareAll(t, co, "k1"), change.Item{Record: change.Record{Key: "k2", Op: change.OpDelete}})
+	res, err := co.Upsert(context.Background(), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range res.Outcomes {
+		if o.Status != change.StatusRejected || o.Err.Code != "redirect" || o.Err.Status != http.StatusTemporaryRedirect {
+			t.Errorf("item %d: %v %+v, want rejected with code redirect", i, o.Status, o.Err)
+		}
+	}
+	if n := len(s.Requests()); n != 2 {
+		t.Errorf("%d requests, want 2: the redirects were followed", n)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gcupsert/gcupsert/change"
@@ -271,7 +270,7 @@ func sentRecord(it change.Item) map[string]any {
 }
 
 func (t *Target) delete(ctx context.Context, b *upsert.Tracker, i int) error {
-	path := t.path + "/" + url.PathEscape(b.Items[i].Record.Key)
+	path := t.path + "/" + upsert.PathSegment(b.Items[i].Record.Key)
 	_, err := t.c.Do(ctx, b.Call(http.MethodDelete, path, nil, i))
 	if err == nil {
 		b.Succeed(i, change.StatusDeleted, nil, nil)

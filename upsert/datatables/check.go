@@ -47,7 +47,7 @@ func (r *refCache) has(ctx context.Context, mk func(method, path string) upsert.
 	now := r.c.Clock().Now()
 	if !r.loaded || now.Sub(r.loadedAt) >= r.ttl {
 		keys := map[string]struct{}{}
-		err := r.c.EachPage(ctx, mk, upsert.TablesPath+"/"+url.PathEscape(r.id)+"/rows", url.Values{"showbrief": {"true"}, "sortOrder": {"ascending"}},
+		err := r.c.EachPage(ctx, mk, upsert.TablesPath+"/"+upsert.PathSegment(r.id)+"/rows", url.Values{"showbrief": {"true"}, "sortOrder": {"ascending"}},
 			func(raw json.RawMessage) error {
 				if len(keys) >= r.maxKeys {
 					return errEnough
@@ -72,7 +72,7 @@ func (r *refCache) has(ctx context.Context, mk func(method, path string) upsert.
 	if hit {
 		return true, nil
 	}
-	_, err := r.c.Do(ctx, mk(http.MethodGet, upsert.TablesPath+"/"+url.PathEscape(r.id)+"/rows/"+url.PathEscape(key)+"?showbrief=true"))
+	_, err := r.c.Do(ctx, mk(http.MethodGet, upsert.TablesPath+"/"+upsert.PathSegment(r.id)+"/rows/"+upsert.PathSegment(key)+"?showbrief=true"))
 	if err != nil {
 		var se *upsert.StatusError
 		if errors.As(err, &se) && isRowMissing(se) {

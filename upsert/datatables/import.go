@@ -204,7 +204,7 @@ func (t *Target) pollJob(ctx context.Context, b *upsert.Tracker, id string) (imp
 	start := t.c.Clock().Now()
 	wait := t.cfg.ImportPollInterval
 	maxWait := max(maxPollInterval, t.cfg.ImportPollInterval)
-	path := t.path + "/import/jobs/" + url.PathEscape(id)
+	path := t.path + "/import/jobs/" + upsert.PathSegment(id)
 	status := "WaitingForUpload"
 	for {
 		if elapsed := clock.Since(t.c.Clock(), start); elapsed+wait > t.cfg.ImportTimeout {

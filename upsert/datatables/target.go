@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -188,7 +187,7 @@ func New(ctx context.Context, c *upsert.Client, cfg Config) (*Target, error) {
 		cfg:    cfg,
 		id:     tbl.ID,
 		name:   tbl.Name,
-		path:   upsert.TablesPath + "/" + url.PathEscape(tbl.ID),
+		path:   upsert.TablesPath + "/" + upsert.PathSegment(tbl.ID),
 		log:    c.Logger().With("target", "datatables", "table", tbl.Name),
 		schema: sch,
 		refs:   map[string]*refCache{},

@@ -3,7 +3,6 @@ package datatables
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -147,7 +146,7 @@ func (t *Target) runRows(ctx context.Context, b *upsert.Tracker, idxs []int) err
 }
 
 func (t *Target) rowPath(key string) string {
-	return t.path + "/rows/" + url.PathEscape(key)
+	return t.path + "/rows/" + upsert.PathSegment(key)
 }
 
 // outcomeOf sorts a failed request's error (upsert.Sort): fatal errors are

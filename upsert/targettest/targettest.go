@@ -41,6 +41,7 @@ func Run(t *testing.T, newSetup func(t *testing.T) Setup) {
 	t.Run("prepare rejects what can never be written", func(t *testing.T) { testPrepare(t, newSetup(t)) })
 	t.Run("create, update and delete", func(t *testing.T) { testLifecycle(t, newSetup(t)) })
 	t.Run("per-key order inside a batch", func(t *testing.T) { testOrder(t, newSetup(t)) })
+	t.Run("any key round-trips", func(t *testing.T) { testKeys(t, newSetup(t)) })
 	t.Run("transient failures are retried", func(t *testing.T) { testTransient(t, newSetup(t)) })
 	t.Run("cancelled context gives no outcome", func(t *testing.T) { testCancelled(t, newSetup(t)) })
 }
@@ -172,6 +173,36 @@ func testOrder(t *testing.T, s Setup) {
 	}
 	wantStored(t, s, "a", 3)
 	wantStored(t, s, "b", 2)
+}
+
+// testKeys writes keys that a server or proxy would normalise or split if
+// they were sent raw in a path, then deletes some: each is its own record.
+func testKeys(t *testing.T, s Setup) {
+	keys := []string{".", "..", "a/b", "a/../b", "%2E", "50%", "sp ace", "q?x=1", "h#f", "ü日本", `back\slash`}
+	var recs []change.Record
+	for _, k := range keys {
+		recs = append(recs, up(s, k, 1))
+	}
+	for i, o := range upsert(t, s, recs...) {
+		if o.Status != change.StatusCreated {
+			t.Errorf("key %q: %v (%v)", keys[i], o.Status, o.Err)
+		}
+	}
+	for _, k := range keys {
+		wantStored(t, s, k, 1)
+	}
+	for i, o := range upsert(t, s, del("."), del("a/b"), del("%2E")) {
+		if o.Status != change.StatusDeleted {
+			t.Errorf("delete %d: %v (%v)", i, o.Status, o.Err)
+		}
+	}
+	for _, k := range keys {
+		v := 1
+		if k == "." || k == "a/b" || k == "%2E" {
+			v = 0
+		}
+		wantStored(t, s, k, v)
+	}
 }
 
 func testTransient(t *testing.T, s Setup) {
