@@ -108,9 +108,10 @@ type Config struct {
 	Linger            time.Duration // how long a batch waits to fill; 0 sends at once
 	MaxInflight       int           // partitions sending at once, default 8
 	// Retry paces the retries of a batch with no outcome yet or with
-	// unacknowledged events; default: from 5s, doubling to 1m, forever
-	// (MaxElapsed is ignored: a batch is never given up while the consumer
-	// runs).
+	// unacknowledged events; default: every 5s (Max defaults to Initial),
+	// with jitter, forever (MaxElapsed is ignored: a batch is never given
+	// up while the consumer runs, so that it goes as soon as the API or
+	// the broker is back).
 	Retry        retry.Policy
 	DrainTimeout time.Duration // how long in-flight batches may finish after Run's ctx ends, default 20s
 	WorkerID     string
@@ -135,7 +136,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxWait, 250*time.Millisecond)
 	def(&c.DrainTimeout, 20*time.Second)
 	def(&c.Retry.Initial, 5*time.Second)
-	def(&c.Retry.Max, max(time.Minute, c.Retry.Initial))
+	def(&c.Retry.Max, c.Retry.Initial)
 	c.Retry.SetDefaults()
 	c.Retry.MaxElapsed = 0
 	if c.StartOffset == 0 {
