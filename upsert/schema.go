@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -47,8 +50,13 @@ func (noLoader) Load(u string) (any, error) {
 
 // ValidateFields checks data against sch and returns one change.FieldError per
 // violation, nil when data is valid. Values of Go types that are not JSON
-// types (e.g. []string) are checked in their JSON form.
+// types (e.g. []string) are checked in their JSON form. Numbers are checked
+// for range first: none may be beyond a double (1e400 is no number an API
+// can store), and a field whose schema type is integer must fit 64 bits.
 func ValidateFields(sch *jsonschema.Schema, data map[string]any) ([]change.FieldError, error) {
+	if fe := checkRanges(sch, data); fe != nil {
+		return fe, nil
+	}
 	err := sch.Validate(data)
 	if err == nil {
 		return nil, nil
@@ -144,4 +152,56 @@ func Summarize(prefix string, fields []change.FieldError) string {
 		fmt.Fprintf(&sb, "%s: %s", name, f.Message)
 	}
 	return sb.String()
+}
+
+// checkRanges reports the numbers of data that are out of range.
+func checkRanges(sch *jsonschema.Schema, data map[string]any) []change.FieldError {
+	var fe []change.FieldError
+	for name, v := range data {
+		integer := false
+		if p := sch.Properties[name]; p != nil && p.Types != nil {
+			ts := p.Types.ToStrings()
+			integer = slices.Contains(ts, "integer") && !slices.Contains(ts, "number")
+		}
+		if msg := outOfRange(v, integer); msg != "" {
+			fe = append(fe, change.FieldError{Field: name, Code: "range", Message: msg})
+		}
+	}
+	slices.SortFunc(fe, func(a, b change.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return fe
+}
+
+// outOfRange says why v (or a number inside it) is out of range; "" when
+// it is not.
+func outOfRange(v any, integer bool) string {
+	switch x := v.(type) {
+	case json.Number:
+		c, ok := change.CanonicalNumber(string(x))
+		if f, err := strconv.ParseFloat(string(x), 64); !ok || err != nil || math.IsInf(f, 0) {
+			return fmt.Sprintf("%.40s is beyond the range of a number", x)
+		}
+		if _, err := strconv.ParseInt(c, 10, 64); integer && err != nil && !strings.Contains(c, ".") {
+			return fmt.Sprintf("%.40s is beyond the range of a 64-bit integer", x)
+		}
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return "not a finite number"
+		}
+		if integer && (x >= 1<<63 || x < -(1<<63)) {
+			return "beyond the range of a 64-bit integer"
+		}
+	case map[string]any:
+		for _, e := range x {
+			if msg := outOfRange(e, false); msg != "" {
+				return msg
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if msg := outOfRange(e, false); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }
