@@ -44,12 +44,26 @@ const (
 	HeaderSourcePart    = "gcupsert.source.partition"
 	HeaderSourceOffset  = "gcupsert.source.offset"
 	HeaderTime          = "gcupsert.time"
+	// HeaderFieldsDropped counts the field errors left out of
+	// gcupsert.error.fields to keep it within MaxFieldsHeader bytes; absent
+	// when none was.
+	HeaderFieldsDropped = "gcupsert.error.fields.dropped"
+	// HeaderValueOmitted is "true" when the original value did not fit the
+	// dead-letter topic and the value is a pointer to the source message
+	// instead: {"omitted":"value","topic","partition","offset","bytes"}.
+	HeaderValueOmitted = "gcupsert.value.omitted"
+	// HeaderKeyOmitted is "true" when the original key did not fit either
+	// and the key is the event id instead.
+	HeaderKeyOmitted = "gcupsert.key.omitted"
 )
 
 // MaxMessageHeader is the most bytes of an error message put in the
 // gcupsert.error.message header; a longer message is cut at a rune boundary
 // and ends with "...".
 const MaxMessageHeader = 4096
+
+// MaxFieldsHeader is the most bytes of the gcupsert.error.fields header.
+const MaxFieldsHeader = 16 << 10
 
 // Batch is everything published for one consumer batch: its audit event, a
 // sync event per record written and a dead letter per record rejected.
@@ -91,6 +105,8 @@ type Sync struct {
 	// the API returned it), used instead of Record.
 	RecordJSON json.RawMessage
 	Source     change.Source
+	// recordOmitted is set by Publish when the record does not fit.
+	recordOmitted bool
 	// Time defaults to the publisher's clock when published.
 	Time time.Time
 }
@@ -164,10 +180,13 @@ type syncJSON struct {
 	Key       string         `json:"key"`
 	Operation string         `json:"operation"`
 	Record    any            `json:"record"`
-	Target    string         `json:"target"`
-	Schema    string         `json:"schema"`
-	Source    syncSourceJSON `json:"source"`
-	Time      string         `json:"time"`
+	// RecordOmitted says the record was left out because the event would
+	// not fit the sync topic's max.message.bytes.
+	RecordOmitted bool           `json:"recordOmitted,omitempty"`
+	Target        string         `json:"target"`
+	Schema        string         `json:"schema"`
+	Source        syncSourceJSON `json:"source"`
+	Time          string         `json:"time"`
 }
 
 type syncSourceJSON struct {
@@ -234,7 +253,7 @@ func (s Sync) encode() (kafka.Message, error) {
 	}
 	v := syncJSON{
 		Version: Version, Type: "sync", EventID: EventID(s.Source), BatchID: s.BatchID,
-		Key: s.Key, Operation: s.Operation, Record: rec, Target: s.Target, Schema: s.Schema,
+		Key: s.Key, Operation: s.Operation, Record: rec, RecordOmitted: s.recordOmitted, Target: s.Target, Schema: s.Schema,
 		Source: syncSourceJSON{Topic: s.Source.Topic, Partition: s.Source.Partition, Offset: s.Source.Offset},
 		Time:   formatTime(s.Time),
 	}
@@ -248,9 +267,9 @@ func (s Sync) encode() (kafka.Message, error) {
 // Message encodes the dead letter: the original key and value, and the
 // gcupsert.* headers (all of them always present, in a fixed order).
 func (d DeadLetter) Message() kafka.Message {
-	fields, _ := json.Marshal(fieldsOrEmpty(d.Err.Fields)) // plain strings: cannot fail
+	fields, dropped := fieldsHeader(d.Err.Fields)
 	h := func(k, v string) kafka.Header { return kafka.Header{Key: k, Value: []byte(v)} }
-	return kafka.Message{
+	m := kafka.Message{
 		Key:   cloneBytes(d.Key),
 		Value: cloneBytes(d.Value),
 		Time:  d.Time,
@@ -270,6 +289,29 @@ func (d DeadLetter) Message() kafka.Message {
 			h(HeaderTime, formatTime(d.Time)),
 		},
 	}
+	if dropped > 0 {
+		m.Headers = append(m.Headers, h(HeaderFieldsDropped, strconv.Itoa(dropped)))
+	}
+	return m
+}
+
+// fieldsHeader is the JSON array of the field errors, at most
+// MaxFieldsHeader bytes: the errors that fit, in order, and the count of
+// those left out.
+func fieldsHeader(fields []change.FieldError) ([]byte, int) {
+	out := append(make([]byte, 0, 256), '[')
+	for i, f := range fields {
+		f.Message = truncate(f.Message, MaxMessageHeader)
+		b, _ := json.Marshal(f) // plain strings: cannot fail
+		if len(out)+len(b)+2 > MaxFieldsHeader {
+			return append(out, ']'), len(fields) - i
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return append(out, ']'), 0
 }
 
 // cloneBytes copies b, keeping nil as nil (a null key or value).

@@ -383,7 +383,22 @@ func loadSchema(t *testing.T, kind string) map[string]any {
 
 // The schemas allow extra properties for forward compatibility, so this test
 // keeps them exact: the encoders emit exactly the properties (and, for dead
-// letters, the headers) the schemas declare, all of them required.
+// letters, the headers) the schemas declare, all of them required, but for
+// the ones present only when an event had to be made to fit its topic.
+var optionalWhenShrunk = map[string]bool{
+	"recordOmitted": true, sink.HeaderFieldsDropped: true, sink.HeaderValueOmitted: true, sink.HeaderKeyOmitted: true,
+}
+
+func withoutOptional(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if !optionalWhenShrunk[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 func TestSchemasDeclareExactlyWhatEncodersEmit(t *testing.T) {
 	check := func(kind string, value []byte, nested ...string) {
 		t.Helper()
@@ -392,7 +407,7 @@ func TestSchemasDeclareExactlyWhatEncodersEmit(t *testing.T) {
 		if err := json.Unmarshal(value, &m); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := sortedKeys(m), keysOf(t, s); strings.Join(got, ",") != strings.Join(want, ",") {
+		if got, want := sortedKeys(m), withoutOptional(keysOf(t, s)); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s: encoder emits %v, schema declares %v", kind, got, want)
 		}
 		if req := s["required"].([]any); len(req) != len(m) {
@@ -422,6 +437,7 @@ func TestSchemasDeclareExactlyWhatEncodersEmit(t *testing.T) {
 	sort.Strings(declared)
 	sort.Strings(required)
 	sort.Strings(emitted)
+	declared = withoutOptional(declared)
 	if strings.Join(declared, ",") != strings.Join(emitted, ",") || strings.Join(required, ",") != strings.Join(emitted, ",") {
 		t.Errorf("dead-letter headers: emitted %v, declared %v, required %v", emitted, declared, required)
 	}

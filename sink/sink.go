@@ -52,13 +52,15 @@ const (
 	DefaultRetryInitial    = 200 * time.Millisecond
 	DefaultRetryMax        = 10 * time.Second
 	DefaultRetryMaxElapsed = time.Minute
-	DefaultBatchBytes      = 1 << 20
 )
 
 // Config configures a Publisher.
 type Config struct {
 	// Brokers are the bootstrap addresses (host:port); at least one.
 	Brokers []string
+	// ClientID names the connections to the brokers (quotas, ACLs, logs);
+	// default "gcupsert".
+	ClientID string
 	// AuditTopic, SyncTopic and DeadLetterTopic are required and distinct.
 	AuditTopic, SyncTopic, DeadLetterTopic string
 	// WorkerID fills Audit.WorkerID when the event has none; default the
@@ -69,8 +71,11 @@ type Config struct {
 	BatchTimeout time.Duration
 	// WriteTimeout bounds one produce request; default 10s.
 	WriteTimeout time.Duration
-	// BatchBytes is the largest produce request, and so the largest event;
-	// default 1 MiB.
+	// Limits are the outbound topics' max.message.bytes (ReadLimits reads
+	// them): every event is made to fit its topic. Default: Kafka's default.
+	Limits Limits
+	// BatchBytes bounds the records the writer puts in one batch of a
+	// partition; default (and at most) the smallest of Limits.
 	BatchBytes int64
 	// Retry paces failed publish attempts: defaults from 200ms, doubling to
 	// 10s, for at most a minute before Publish returns the failure to its
@@ -161,7 +166,7 @@ func New(cfg Config) (*Publisher, error) {
 	p.closeCtx, p.close = context.WithCancel(context.Background())
 	p.transport = cfg.Transport
 	if p.transport == nil {
-		p.transport = &kafka.Transport{ClientID: "gcupsert", TLS: cfg.TLS, SASL: cfg.SASL}
+		p.transport = &kafka.Transport{ClientID: cfg.ClientID, TLS: cfg.TLS, SASL: cfg.SASL}
 		p.ownsTr = true
 	}
 	p.w = &kafka.Writer{
@@ -181,6 +186,9 @@ func New(cfg Config) (*Publisher, error) {
 }
 
 func (c *Config) setDefaults() {
+	if c.ClientID == "" {
+		c.ClientID = "gcupsert"
+	}
 	if c.WorkerID == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
@@ -194,8 +202,9 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	c.Limits.setDefaults()
 	if c.BatchBytes == 0 {
-		c.BatchBytes = DefaultBatchBytes
+		c.BatchBytes = int64(c.Limits.min())
 	}
 	if c.Retry.Initial == 0 {
 		c.Retry.Initial = DefaultRetryInitial
@@ -237,8 +246,11 @@ func (c *Config) Validate() error {
 	if c.Transport != nil && (c.TLS != nil || c.SASL != nil) {
 		return bad("TLS and SASL apply only when Transport is not set")
 	}
-	if c.BatchTimeout < 0 || c.WriteTimeout < 0 || c.BatchBytes < 0 {
+	if c.BatchTimeout < 0 || c.WriteTimeout < 0 || c.BatchBytes < 0 || c.Limits.min() < 0 {
 		return bad("negative duration or size")
+	}
+	if c.BatchBytes > int64(c.Limits.min()) {
+		return bad("BatchBytes %d is above the smallest topic limit %d", c.BatchBytes, c.Limits.min())
 	}
 	if err := c.Retry.Validate(); err != nil {
 		return bad("%v", err)
@@ -279,8 +291,12 @@ func (p *Publisher) Publish(ctx context.Context, b Batch) error {
 		var tooLarge kafka.MessageTooLargeError
 		if errors.As(err, &tooLarge) {
 			last = nil
-			return retry.Permanent(fmt.Errorf("%w: message of %d bytes (key %q) is larger than BatchBytes %d",
-				ErrInvalidEvent, len(tooLarge.Message.Key)+len(tooLarge.Message.Value), tooLarge.Message.Key, p.cfg.BatchBytes))
+			return retry.Permanent(fmt.Errorf("%w: the writer refused a message of %d bytes, headers included (BatchBytes %d)",
+				ErrInvalidEvent, Size(tooLarge.Message), p.cfg.BatchBytes))
+		}
+		if refusedAsTooLarge(err) {
+			last = nil
+			return retry.Permanent(fmt.Errorf("%w: the broker refused an event as too large (max.message.bytes): %v", ErrInvalidEvent, err))
 		}
 		pending = resend(pending, failed(pending, err))
 		return err
@@ -345,7 +361,7 @@ func (p *Publisher) encode(b Batch) ([]kafka.Message, error) {
 		if s.Key == "" {
 			return nil, invalid("sync %s: empty key", EventID(s.Source))
 		}
-		m, err := s.encode()
+		m, err := fitSync(s, p.cfg.Limits.Sync)
 		if err != nil {
 			return nil, &PublishError{BatchID: id, Unacked: cap(msgs), Err: err}
 		}
@@ -356,11 +372,17 @@ func (p *Publisher) encode(b Batch) ([]kafka.Message, error) {
 		if d.Time.IsZero() {
 			d.Time = now
 		}
-		m := d.Message()
+		m, err := fitDeadLetter(d, p.cfg.Limits.DeadLetter)
+		if err != nil {
+			return nil, &PublishError{BatchID: id, Unacked: cap(msgs), Err: err}
+		}
 		m.Topic = p.cfg.DeadLetterTopic
 		msgs = append(msgs, m)
 	}
 	m := a.message()
+	if Size(m) > p.cfg.Limits.Audit {
+		return nil, &PublishError{BatchID: id, Unacked: cap(msgs), Err: tooLarge("audit event "+id, m, p.cfg.Limits.Audit)}
+	}
 	m.Topic = p.cfg.AuditTopic
 	msgs = append(msgs, m)
 	return msgs, nil
@@ -419,4 +441,18 @@ func (p *Publisher) Close() error {
 		}
 	})
 	return p.closeErr
+}
+
+// refusedAsTooLarge reports whether the broker refused a message as larger
+// than max.message.bytes: permanent, the same bytes never fit.
+func refusedAsTooLarge(err error) bool {
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if errors.Is(e, kafka.MessageSizeTooLarge) {
+				return true
+			}
+		}
+	}
+	return errors.Is(err, kafka.MessageSizeTooLarge)
 }

@@ -524,7 +524,7 @@ func TestNewValidates(t *testing.T) {
 	cfg := p.cfg
 	if cfg.BatchTimeout != DefaultBatchTimeout || cfg.WriteTimeout != DefaultWriteTimeout ||
 		cfg.Retry.Initial != DefaultRetryInitial || cfg.Retry.Max != DefaultRetryMax ||
-		cfg.BatchBytes != DefaultBatchBytes || cfg.Clock == nil || cfg.Logger == nil || cfg.WorkerID == "" {
+		cfg.BatchBytes != DefaultMaxMessageBytes || cfg.Clock == nil || cfg.Logger == nil || cfg.WorkerID == "" {
 		t.Errorf("defaults not filled: %+v", cfg)
 	}
 	if p.transport == nil || p.transport == kafka.DefaultTransport || !p.ownsTr {

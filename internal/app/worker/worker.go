@@ -22,6 +22,7 @@ import (
 	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/sink"
 	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/segmentio/kafka-go"
 )
 
 // Options are the dependencies that do not come from the configuration.
@@ -80,18 +81,24 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 	if err != nil {
 		return nil, err
 	}
-	pub, err := sink.New(sink.Config{
-		TLS:                    sec.TLS,
-		SASL:                   sec.SASL,
-		Brokers:                cfg.Kafka.Brokers,
-		AuditTopic:             cfg.Topics.Audit,
-		SyncTopic:              cfg.Topics.Sync,
-		DeadLetterTopic:        cfg.Topics.DeadLetter,
-		WorkerID:               cfg.WorkerID,
-		Clock:                  opts.Clock,
-		Logger:                 opts.Logger.With("component", "sink"),
-		AllowAutoTopicCreation: cfg.Kafka.CreateTopics,
-	})
+	sinkCfg := sink.Config{
+		TLS:             sec.TLS,
+		SASL:            sec.SASL,
+		Brokers:         cfg.Kafka.Brokers,
+		ClientID:        cfg.Kafka.ClientID,
+		AuditTopic:      cfg.Topics.Audit,
+		SyncTopic:       cfg.Topics.Sync,
+		DeadLetterTopic: cfg.Topics.DeadLetter,
+		WorkerID:        cfg.WorkerID,
+		Clock:           opts.Clock,
+		Logger:          opts.Logger.With("component", "sink"),
+	}
+	admin := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second, Transport: sec.Transport(cfg.Kafka.ClientID)}
+	defer admin.Transport.(*kafka.Transport).CloseIdleConnections()
+	if sinkCfg.Limits, err = sink.ReadLimits(ctx, admin, sinkCfg, cfg.Kafka.CreateTopics); err != nil {
+		return nil, fmt.Errorf("topics: %w", err)
+	}
+	pub, err := sink.New(sinkCfg)
 	if err != nil {
 		return nil, fmt.Errorf("topics: %w", err)
 	}
