@@ -19,102 +19,149 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func cmdEmulator(args []string, stderr io.Writer) error {
+// emulatorFlags is the emulator command's command line: the settings that
+// map one to one onto the emulator's configuration, bound into cfg, and the
+// address, lists and files still to be read.
+type emulatorFlags struct {
+	addr, fixtures, level    string
+	clients, schemas, unique listFlag
+	cfg                      emulator.Config
+}
+
+func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, error) {
+	f := &emulatorFlags{}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("GCUPSERT_EMULATOR_ADDR", ":8080"), "listen address")
-	var clients, schemas, unique listFlag
-	fs.Var(&clients, "client", "OAuth client as ID:SECRET (repeatable); default from GCUPSERT_EMULATOR_CLIENTS (comma-separated)")
-	fs.Var(&schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable); default from GCUPSERT_EMULATOR_SCHEMAS")
-	fs.Var(&unique, "unique", "unique field as SCHEMA=FIELD (repeatable); default from GCUPSERT_EMULATOR_UNIQUE")
-	rpm := fs.Int("rate-limit", 300, "API requests per rate window per token; negative turns the limit off")
-	window := fs.Duration("rate-window", envDuration("GCUPSERT_EMULATOR_RATE_WINDOW", emulator.DefaultRateWindow),
+	fs.StringVar(&f.addr, "addr", envOr("GCUPSERT_EMULATOR_ADDR", ":8080"), "listen address")
+	fs.Var(&f.clients, "client", "OAuth client as ID:SECRET (repeatable); default from GCUPSERT_EMULATOR_CLIENTS (comma-separated)")
+	fs.Var(&f.schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable); default from GCUPSERT_EMULATOR_SCHEMAS")
+	fs.Var(&f.unique, "unique", "unique field as SCHEMA=FIELD (repeatable); default from GCUPSERT_EMULATOR_UNIQUE")
+	fs.IntVar(&f.cfg.RateLimitPerMinute, "rate-limit", 300, "API requests per rate window per token; negative turns the limit off")
+	fs.DurationVar(&f.cfg.RateWindow, "rate-window", envDuration("GCUPSERT_EMULATOR_RATE_WINDOW", emulator.DefaultRateWindow),
 		"length of a token's rate window; shorter runs the rate clock faster (env GCUPSERT_EMULATOR_RATE_WINDOW)")
-	fixtures := fs.String("fixtures", os.Getenv("GCUPSERT_EMULATOR_FIXTURES"),
+	fs.StringVar(&f.fixtures, "fixtures", os.Getenv("GCUPSERT_EMULATOR_FIXTURES"),
 		"JSON or YAML file seeding OAuth clients and data tables (env GCUPSERT_EMULATOR_FIXTURES)")
-	postExisting := fs.String("post-existing", envOr("GCUPSERT_EMULATOR_POST_EXISTING", "409"),
+	fs.StringVar(&f.cfg.Variants.PostExisting, "post-existing", envOr("GCUPSERT_EMULATOR_POST_EXISTING", "409"),
 		"status of a datatable row POST on an existing key: 409 or 400 (env GCUPSERT_EMULATOR_POST_EXISTING)")
-	putMissing := fs.String("put-missing", envOr("GCUPSERT_EMULATOR_PUT_MISSING", "404"),
+	fs.StringVar(&f.cfg.Variants.PutMissing, "put-missing", envOr("GCUPSERT_EMULATOR_PUT_MISSING", "404"),
 		"datatable row PUT on a missing key: 404 or create (env GCUPSERT_EMULATOR_PUT_MISSING)")
-	deleteStatus := fs.Int("delete-status", envInt("GCUPSERT_EMULATOR_DELETE_STATUS", 204),
+	fs.IntVar(&f.cfg.Variants.DeleteStatus, "delete-status", envInt("GCUPSERT_EMULATOR_DELETE_STATUS", 204),
 		"status of a successful datatable row DELETE: 204 or 200 (env GCUPSERT_EMULATOR_DELETE_STATUS)")
-	importTime := fs.Duration("import-time", envDuration("GCUPSERT_EMULATOR_IMPORT_TIME", emulator.DefaultImportProcessing),
+	fs.DurationVar(&f.cfg.ImportProcessingTime, "import-time", envDuration("GCUPSERT_EMULATOR_IMPORT_TIME", emulator.DefaultImportProcessing),
 		"how long an uploaded import job stays Processing; negative: none (env GCUPSERT_EMULATOR_IMPORT_TIME)")
-	maxRows := fs.Int("max-rows", emulator.DefaultMaxRowsPerTable, "rows per datatable")
-	maxFields := fs.Int("max-fields", emulator.DefaultMaxFields, "fields per datatable schema, key included")
-	maxKey := fs.Int("max-key-length", emulator.DefaultMaxKeyLength, "characters in a datatable row key")
-	lifetime := fs.Duration("token-lifetime", 24*time.Hour, "lifetime of issued tokens")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.IntVar(&f.cfg.MaxRowsPerTable, "max-rows", emulator.DefaultMaxRowsPerTable, "rows per datatable")
+	fs.IntVar(&f.cfg.MaxFields, "max-fields", emulator.DefaultMaxFields, "fields per datatable schema, key included")
+	fs.IntVar(&f.cfg.MaxKeyLength, "max-key-length", emulator.DefaultMaxKeyLength, "characters in a datatable row key")
+	fs.DurationVar(&f.cfg.TokenLifetime, "token-lifetime", 24*time.Hour, "lifetime of issued tokens")
+	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if len(clients) == 0 {
-		clients = splitList(os.Getenv("GCUPSERT_EMULATOR_CLIENTS"))
+	if len(f.clients) == 0 {
+		f.clients = splitList(os.Getenv("GCUPSERT_EMULATOR_CLIENTS"))
 	}
-	if len(schemas) == 0 {
-		schemas = splitList(os.Getenv("GCUPSERT_EMULATOR_SCHEMAS"))
+	if len(f.schemas) == 0 {
+		f.schemas = splitList(os.Getenv("GCUPSERT_EMULATOR_SCHEMAS"))
 	}
-	if len(unique) == 0 {
-		unique = splitList(os.Getenv("GCUPSERT_EMULATOR_UNIQUE"))
+	if len(f.unique) == 0 {
+		f.unique = splitList(os.Getenv("GCUPSERT_EMULATOR_UNIQUE"))
 	}
-	cfg := emulator.Config{
-		Clients:              map[string]string{},
-		Schemas:              map[string][]byte{},
-		UniqueFields:         map[string][]string{},
-		RateLimitPerMinute:   *rpm,
-		RateWindow:           *window,
-		TokenLifetime:        *lifetime,
-		MaxRowsPerTable:      *maxRows,
-		MaxFields:            *maxFields,
-		MaxKeyLength:         *maxKey,
-		ImportProcessingTime: *importTime,
-		Variants: emulator.Variants{
-			PostExisting: *postExisting,
-			PutMissing:   *putMissing,
-			DeleteStatus: *deleteStatus,
-		},
-		Logger: newLogger(stderr, *level, "auto"),
+	return f, nil
+}
+
+// config checks the flags and completes the emulator's configuration with
+// the clients, schemas, unique fields and fixtures they name.
+func (f *emulatorFlags) config(stderr io.Writer) (emulator.Config, error) {
+	cfg := f.cfg
+	cfg.Logger = newLogger(stderr, f.level, "auto")
+	if cfg.RateWindow <= 0 {
+		return cfg, usageError{fmt.Errorf("--rate-window %s: want a positive duration", cfg.RateWindow)}
 	}
-	if *window <= 0 {
-		return usageError{fmt.Errorf("--rate-window %s: want a positive duration", *window)}
-	}
-	if *importTime == 0 {
+	if cfg.ImportProcessingTime == 0 {
 		cfg.ImportProcessingTime = -1 // zero means none here, not the default
 	}
-	if *fixtures != "" {
-		doc, err := os.ReadFile(*fixtures)
+	if f.fixtures != "" {
+		doc, err := os.ReadFile(f.fixtures)
 		if err != nil {
-			return fmt.Errorf("--fixtures: %w", err)
+			return cfg, fmt.Errorf("--fixtures: %w", err)
 		}
 		cfg.Fixtures = doc
 	}
-	for _, c := range clients {
-		id, secret, ok := strings.Cut(c, ":")
-		if !ok || id == "" || secret == "" {
-			return usageError{fmt.Errorf("--client %q: want ID:SECRET", c)}
-		}
-		cfg.Clients[id] = secret
+	var err error
+	if cfg.Clients, err = clientSecrets(f.clients); err != nil {
+		return cfg, err
 	}
 	if len(cfg.Clients) == 0 && len(cfg.Fixtures) == 0 {
-		return usageError{fmt.Errorf("no OAuth client: give --client ID:SECRET, GCUPSERT_EMULATOR_CLIENTS or --fixtures")}
+		return cfg, usageError{fmt.Errorf("no OAuth client: give --client ID:SECRET, GCUPSERT_EMULATOR_CLIENTS or --fixtures")}
 	}
+	if cfg.Schemas, err = readSchemas(f.schemas); err != nil {
+		return cfg, err
+	}
+	cfg.UniqueFields, err = uniqueFields(f.unique)
+	return cfg, err
+}
+
+// clientSecrets maps each --client ID:SECRET to its secret.
+func clientSecrets(clients []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, c := range clients {
+		id, secret, err := cutPair("client", c, ":", "ID:SECRET")
+		if err != nil {
+			return nil, err
+		}
+		out[id] = secret
+	}
+	return out, nil
+}
+
+// readSchemas reads the file of each --schema NAME=FILE.
+func readSchemas(schemas []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
 	for _, s := range schemas {
-		name, file, ok := strings.Cut(s, "=")
-		if !ok || name == "" || file == "" {
-			return usageError{fmt.Errorf("--schema %q: want NAME=FILE", s)}
+		name, file, err := cutPair("schema", s, "=", "NAME=FILE")
+		if err != nil {
+			return nil, err
 		}
 		doc, err := os.ReadFile(file)
 		if err != nil {
-			return fmt.Errorf("--schema %s: %w", name, err)
+			return nil, fmt.Errorf("--schema %s: %w", name, err)
 		}
-		cfg.Schemas[name] = doc
+		out[name] = doc
 	}
+	return out, nil
+}
+
+// uniqueFields lists the fields of each --unique SCHEMA=FIELD by schema.
+func uniqueFields(unique []string) (map[string][]string, error) {
+	out := map[string][]string{}
 	for _, u := range unique {
-		name, field, ok := strings.Cut(u, "=")
-		if !ok || name == "" || field == "" {
-			return usageError{fmt.Errorf("--unique %q: want SCHEMA=FIELD", u)}
+		name, field, err := cutPair("unique", u, "=", "SCHEMA=FIELD")
+		if err != nil {
+			return nil, err
 		}
-		cfg.UniqueFields[name] = append(cfg.UniqueFields[name], field)
+		out[name] = append(out[name], field)
+	}
+	return out, nil
+}
+
+// cutPair splits the value v of --name around sep; both sides must be
+// non-empty, as the form want shows.
+func cutPair(name, v, sep, want string) (string, string, error) {
+	a, b, ok := strings.Cut(v, sep)
+	if !ok || a == "" || b == "" {
+		return "", "", usageError{fmt.Errorf("--%s %q: want %s", name, v, want)}
+	}
+	return a, b, nil
+}
+
+func cmdEmulator(args []string, stderr io.Writer) error {
+	f, err := parseEmulatorFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.config(stderr)
+	if err != nil {
+		return err
 	}
 	srv, err := emulator.New(cfg)
 	if errors.Is(err, emulator.ErrInvalidVariant) {
@@ -123,7 +170,7 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := srv.Listen(*addr)
+	ln, err := srv.Listen(f.addr)
 	if err != nil {
 		return err
 	}
@@ -131,7 +178,7 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	ctx, stop := signalContext(log)
 	defer stop()
 	log.Info("Genesys Cloud emulator listening", "addr", ln.Addr().String(), "clients", len(cfg.Clients),
-		"schemas", len(cfg.Schemas), "fixtures", *fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()))
+		"schemas", len(cfg.Schemas), "fixtures", f.fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()))
 	return srv.Serve(ctx, ln)
 }
 

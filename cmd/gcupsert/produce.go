@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -141,162 +142,257 @@ func openRows(r io.Reader, format string, types map[string]string) (rowReader, e
 	return nil, fmt.Errorf("unknown format %q (want csv or jsonl)", format)
 }
 
-func cmdProduce(args []string, stdout, stderr io.Writer) error {
+// produceFlags is the produce command's command line.
+type produceFlags struct {
+	file, topic, keyField, format string
+	validate                      bool
+	cfgPath, brokers, schemaFile  string
+}
+
+// parseProduceFlags reads the command line; the format, when not given, is
+// told from the file name.
+func parseProduceFlags(args []string, stderr io.Writer) (*produceFlags, error) {
+	f := &produceFlags{}
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("file", "", "CSV (with a header row) or JSONL file to load")
-	topic := fs.String("topic", "", "input topic")
-	keyField := fs.String("key-field", "key", "field holding the record key")
-	format := fs.String("format", "", "csv or jsonl (default: from the file name)")
-	validate := fs.Bool("validate", false, "check every row against the target schema and produce nothing")
-	cfgPath := fs.String("config", os.Getenv("GCUPSERT_CONFIG"), "configuration file: brokers, security and the topic's schema")
-	brokers := fs.String("brokers", "", "comma-separated brokers (overrides the configuration)")
-	schemaFile := fs.String("schema", "", "JSON Schema of the records (default: the route's schema_file)")
+	fs.StringVar(&f.file, "file", "", "CSV (with a header row) or JSONL file to load")
+	fs.StringVar(&f.topic, "topic", "", "input topic")
+	fs.StringVar(&f.keyField, "key-field", "key", "field holding the record key")
+	fs.StringVar(&f.format, "format", "", "csv or jsonl (default: from the file name)")
+	fs.BoolVar(&f.validate, "validate", false, "check every row against the target schema and produce nothing")
+	fs.StringVar(&f.cfgPath, "config", os.Getenv("GCUPSERT_CONFIG"), "configuration file: brokers, security and the topic's schema")
+	fs.StringVar(&f.brokers, "brokers", "", "comma-separated brokers (overrides the configuration)")
+	fs.StringVar(&f.schemaFile, "schema", "", "JSON Schema of the records (default: the route's schema_file)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	if *file == "" || *topic == "" {
-		return usageError{errors.New("--file and --topic are required")}
+	if f.file == "" || f.topic == "" {
+		return nil, usageError{errors.New("--file and --topic are required")}
 	}
-	if *format == "" {
-		switch strings.ToLower(filepath.Ext(*file)) {
+	if f.format == "" {
+		switch strings.ToLower(filepath.Ext(f.file)) {
 		case ".csv":
-			*format = "csv"
+			f.format = "csv"
 		case ".jsonl", ".ndjson", ".json":
-			*format = "jsonl"
+			f.format = "jsonl"
 		default:
-			return usageError{fmt.Errorf("cannot tell the format of %s: give --format csv or jsonl", *file)}
+			return nil, usageError{fmt.Errorf("cannot tell the format of %s: give --format csv or jsonl", f.file)}
 		}
 	}
+	return f, nil
+}
+
+// kafkaConfig is the Kafka configuration to produce with: the defaults, or
+// the configuration file's, with --brokers over them. The file's route for
+// the topic also gives the schema file when --schema does not.
+func (f *produceFlags) kafkaConfig() (config.Kafka, error) {
 	kcfg := config.Default().Kafka
-	if *cfgPath != "" {
-		raw, err := os.ReadFile(*cfgPath)
+	if f.cfgPath != "" {
+		raw, err := os.ReadFile(f.cfgPath)
 		if err != nil {
-			return err
+			return kcfg, err
 		}
 		full := config.Default()
 		if err := config.Parse(raw, &full); err != nil {
-			return fmt.Errorf("%s: %w", *cfgPath, err)
+			return kcfg, fmt.Errorf("%s: %w", f.cfgPath, err)
 		}
 		kcfg = full.Kafka
 		for _, r := range full.Routes {
-			if r.Topic == *topic && *schemaFile == "" {
-				*schemaFile = r.SchemaFile
+			if r.Topic == f.topic && f.schemaFile == "" {
+				f.schemaFile = r.SchemaFile
 			}
 		}
-		if cfg, err := config.Load(*cfgPath, os.Environ()); err == nil {
+		if cfg, err := config.Load(f.cfgPath, os.Environ()); err == nil {
 			kcfg = cfg.Kafka // with secrets and environment overrides
 		}
 	}
-	if *brokers != "" {
-		kcfg.Brokers = splitList(*brokers)
+	if f.brokers != "" {
+		kcfg.Brokers = splitList(f.brokers)
 	}
-	var schema *jsonschema.Schema
-	types := map[string]string{}
-	if *schemaFile != "" {
-		var err error
-		if schema, types, err = loadSchema(*schemaFile); err != nil {
-			return err
-		}
-	} else if *validate {
-		return usageError{errors.New("--validate needs a schema: --schema FILE, or --config with a route for the topic")}
-	}
+	return kcfg, nil
+}
 
-	f, err := os.Open(*file)
-	if err != nil {
-		return err
+// schema loads the records' schema and its property types, if there is a
+// schema file; --validate needs one.
+func (f *produceFlags) schema() (*jsonschema.Schema, map[string]string, error) {
+	if f.schemaFile != "" {
+		return loadSchema(f.schemaFile)
 	}
-	defer f.Close()
+	if f.validate {
+		return nil, nil, usageError{errors.New("--validate needs a schema: --schema FILE, or --config with a route for the topic")}
+	}
+	return nil, map[string]string{}, nil
+}
+
+// inputFile is the open input: its rows, and the progress through them.
+type inputFile struct {
+	path string
+	f    *os.File
+	rows rowReader
+	prog *progress
+}
+
+// openInput opens the file at path as rows of format, CSV cells coerced to
+// types, with progress on stderr.
+func openInput(path, format string, types map[string]string, stderr io.Writer) (*inputFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
 	st, _ := f.Stat()
 	counter := &countingReader{r: bufio.NewReaderSize(f, 1<<20)}
-	rows, err := openRows(counter, *format, types)
+	rows, err := openRows(counter, format, types)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *file, err)
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	prog := newProgress(stderr, st.Size(), counter)
-	ctx, stop := signalContext(newLogger(stderr, "warn", "auto"))
-	defer stop()
+	return &inputFile{path: path, f: f, rows: rows, prog: newProgress(stderr, st.Size(), counter)}, nil
+}
 
-	if *validate {
-		bad, n := 0, 0
-		for {
-			r, err := rows.next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			n++
-			if err == nil {
-				err = checkRow(schema, r, *keyField)
-			}
-			if err != nil {
-				bad++
-				fmt.Fprintf(stdout, "%s:%d: %v\n", *file, lineOf(r, err), err)
-				var pe *csv.ParseError
-				if errors.As(err, &pe) && !errors.Is(err, csv.ErrFieldCount) {
-					break // the rest of the file cannot be read reliably
-				}
-			}
-			prog.tick(n)
-		}
-		prog.done(n)
-		if bad > 0 {
-			return fmt.Errorf("%d of %d rows are invalid; nothing was produced", bad, n)
-		}
-		fmt.Fprintf(stdout, "%d rows valid\n", n)
-		return nil
-	}
+func (in *inputFile) Close() error { return in.f.Close() }
 
-	sec, err := kcfg.Security()
-	if err != nil {
-		return err
-	}
-	tr := sec.Transport("gcupsert-produce")
-	defer tr.CloseIdleConnections()
-	w := &kafka.Writer{Addr: kafka.TCP(kcfg.Brokers...), Topic: *topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, Transport: tr}
-	defer w.Close()
-	batch := make([]kafka.Message, 0, 1000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+// validate checks every row against schema and prints each invalid one;
+// it stops early only when the file cannot be read further.
+func (in *inputFile) validate(stdout io.Writer, schema *jsonschema.Schema, keyField string) error {
+	bad, n := 0, 0
+	for {
+		r, err := in.rows.next()
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("producing to %s: %w", *topic, err)
+		n++
+		if err == nil {
+			err = checkRow(schema, r, keyField)
 		}
-		batch = batch[:0]
-		return nil
+		if err != nil {
+			bad++
+			fmt.Fprintf(stdout, "%s:%d: %v\n", in.path, lineOf(r, err), err)
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && !errors.Is(err, csv.ErrFieldCount) {
+				break // the rest of the file cannot be read reliably
+			}
+		}
+		in.prog.tick(n)
 	}
+	in.prog.done(n)
+	if bad > 0 {
+		return fmt.Errorf("%d of %d rows are invalid; nothing was produced", bad, n)
+	}
+	fmt.Fprintf(stdout, "%d rows valid\n", n)
+	return nil
+}
+
+// produce sends every row to p as an upsert event keyed by keyField and
+// returns how many it sent; it stops at the first row it cannot send.
+func (in *inputFile) produce(ctx context.Context, p *producer, keyField string) (int, error) {
 	n := 0
 	for {
-		r, err := rows.next()
+		r, err := in.rows.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w (rows before it were produced; run with --validate first)", *file, lineOf(r, err), err)
+			return n, fmt.Errorf("%s:%d: %w (rows before it were produced; run with --validate first)", in.path, lineOf(r, err), err)
 		}
-		key, err := rowKey(r, *keyField)
+		key, err := rowKey(r, keyField)
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w (rows before it were produced; run with --validate first)", *file, r.line, err)
+			return n, fmt.Errorf("%s:%d: %w (rows before it were produced; run with --validate first)", in.path, r.line, err)
 		}
 		v, err := json.Marshal(map[string]any{"op": "upsert", "key": key, "data": r.fields, "ts": time.Now().UTC().Format(time.RFC3339)})
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", *file, r.line, err)
+			return n, fmt.Errorf("%s:%d: %w", in.path, r.line, err)
 		}
-		batch = append(batch, kafka.Message{Key: []byte(key), Value: v})
+		if err := p.add(ctx, kafka.Message{Key: []byte(key), Value: v}); err != nil {
+			return n, err
+		}
 		n++
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		prog.tick(n)
+		in.prog.tick(n)
 	}
-	if err := flush(); err != nil {
+	if err := p.flush(ctx); err != nil {
+		return n, err
+	}
+	in.prog.done(n)
+	return n, nil
+}
+
+// producer writes messages to a topic in batches of 1,000.
+type producer struct {
+	topic string
+	tr    *kafka.Transport
+	w     *kafka.Writer
+	batch []kafka.Message
+}
+
+func newProducer(kcfg config.Kafka, topic string) (*producer, error) {
+	sec, err := kcfg.Security()
+	if err != nil {
+		return nil, err
+	}
+	tr := sec.Transport("gcupsert-produce")
+	w := &kafka.Writer{Addr: kafka.TCP(kcfg.Brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, Transport: tr}
+	return &producer{topic: topic, tr: tr, w: w, batch: make([]kafka.Message, 0, 1000)}, nil
+}
+
+// add queues m and writes the batch once it is full.
+func (p *producer) add(ctx context.Context, m kafka.Message) error {
+	p.batch = append(p.batch, m)
+	if len(p.batch) == cap(p.batch) {
+		return p.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the queued messages.
+func (p *producer) flush(ctx context.Context) error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	if err := p.w.WriteMessages(ctx, p.batch...); err != nil {
+		return fmt.Errorf("producing to %s: %w", p.topic, err)
+	}
+	p.batch = p.batch[:0]
+	return nil
+}
+
+func (p *producer) Close() {
+	p.w.Close()
+	p.tr.CloseIdleConnections()
+}
+
+func cmdProduce(args []string, stdout, stderr io.Writer) error {
+	f, err := parseProduceFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	prog.done(n)
-	fmt.Fprintf(stdout, "produced %d records to %s\n", n, *topic)
+	kcfg, err := f.kafkaConfig()
+	if err != nil {
+		return err
+	}
+	schema, types, err := f.schema()
+	if err != nil {
+		return err
+	}
+	in, err := openInput(f.file, f.format, types, stderr)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	ctx, stop := signalContext(newLogger(stderr, "warn", "auto"))
+	defer stop()
+	if f.validate {
+		return in.validate(stdout, schema, f.keyField)
+	}
+	p, err := newProducer(kcfg, f.topic)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	n, err := in.produce(ctx, p, f.keyField)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "produced %d records to %s\n", n, f.topic)
 	return nil
 }
 

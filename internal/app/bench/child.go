@@ -75,7 +75,39 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 		return nil, err
 	}
 	defer stack.Close()
-	brokers, api, schemaFile := stack.brokers, stack.api, stack.schemaFile
+	end, err := produceBacklog(ctx, o, stack.brokers)
+	if err != nil {
+		return nil, err
+	}
+	n := int(sum(end))
+	p, err := startChild(o, bin, dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	f, err := p.measure(ctx, stack.brokers, end)
+	if err != nil {
+		return nil, err
+	}
+	st := stack.api.emu.Stats()
+	o.logf("worker-child: %d events in %.1fs", n, f.elapsed.Seconds())
+	return []Result{{
+		Scenario:       "worker-child",
+		Note:           "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone",
+		Events:         n,
+		Seconds:        f.elapsed.Seconds(),
+		EventsPerSec:   float64(n) / f.elapsed.Seconds(),
+		CPUPerMillion:  fp(f.cpu.Seconds() / float64(n) * 1e6),
+		AllocsPerEvent: fp(f.mallocs / float64(n)),
+		PeakRSSMB:      fp(mb(f.peak)),
+		TooMany:        ip(st.TooManyRequests),
+		Extra:          map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind},
+	}}, nil
+}
+
+// produceBacklog produces o.ChildEvents events to the input topic, 100,000
+// at a time, frees the memory that took, and returns the end offsets.
+func produceBacklog(ctx context.Context, o *Options, brokers []string) (map[int]int64, error) {
 	o.logf("worker-child: producing %d events to %d partitions", o.ChildEvents, o.Partitions)
 	const chunk = 100_000
 	for i := 0; i < o.ChildEvents; i += chunk {
@@ -86,50 +118,63 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	end, err := inspect.EndOffsets(ctx, brokers, inputTopic)
-	if err != nil {
-		return nil, err
-	}
-	n := int(sum(end))
+	return inspect.EndOffsets(ctx, brokers, inputTopic)
+}
 
+// childProc is a running `gcupsert run` child process.
+type childProc struct {
+	cmd         *exec.Cmd
+	began       time.Time
+	exited      chan error // the result of cmd.Wait
+	log         *os.File
+	logPath     string
+	metricsAddr string
+}
+
+// startChild writes the child's configuration for stack into dir and
+// starts bin on it, its output to dir/child.log and its metrics on a free
+// port.
+func startChild(o *Options, bin, dir string, stack *costStack) (*childProc, error) {
 	metricsAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	cfgPath := filepath.Join(dir, "child.yaml")
-	yml := fmt.Sprintf(childYAML, strings.Join(brokers, ", "), api.URL(), clientID, auditTopic, syncTopic, deadLetterTopic,
-		inputTopic, demo.SchemaName, schemaFile, metricsAddr)
+	yml := fmt.Sprintf(childYAML, strings.Join(stack.brokers, ", "), stack.api.URL(), clientID, auditTopic, syncTopic, deadLetterTopic,
+		inputTopic, demo.SchemaName, stack.schemaFile, metricsAddr)
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, "child.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
+	p := &childProc{logPath: filepath.Join(dir, "child.log"), metricsAddr: metricsAddr, exited: make(chan error, 1)}
+	if p.log, err = os.Create(p.logPath); err != nil {
 		return nil, err
 	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	cmd.Env = append(cleanEnv(), "GCUPSERT_GENESYS_CLIENT_SECRET="+clientSecret)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	p.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	p.cmd.Env = append(cleanEnv(), "GCUPSERT_GENESYS_CLIENT_SECRET="+clientSecret)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	o.logf("worker-child: running %s", bin)
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
+	p.began = time.Now()
+	if err := p.cmd.Start(); err != nil {
+		p.log.Close()
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	pid := cmd.Process.Pid
-	// Sample the child's RSS while it runs, in case VmHWM is unreadable at the end.
+	go func() { p.exited <- p.cmd.Wait() }()
+	return p, nil
+}
+
+// childFigures is what a child process used until its group committed the
+// end of the backlog.
+type childFigures struct {
+	elapsed, cpu time.Duration
+	peak         int64 // bytes
+	mallocs      float64
+}
+
+// measure waits, eight minutes at most, until the child's group has
+// committed end on the input topic, reads the child's figures, and stops
+// it; a child that exits first is an error.
+func (p *childProc) measure(ctx context.Context, brokers []string, end map[int]int64) (childFigures, error) {
 	wctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	done := make(chan error, 1)
 	go func() {
@@ -139,38 +184,42 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	var werr error
 	select {
 	case werr = <-done:
-	case err := <-exited:
+	case err := <-p.exited:
 		cancel()
 		<-done
-		return nil, fmt.Errorf("worker-child exited early (%v); its log: %s", err, logPath)
+		return childFigures{}, fmt.Errorf("worker-child exited early (%v); its log: %s", err, p.logPath)
 	}
 	cancel()
-	elapsed := time.Since(began)
-	cpu, cerr := procCPU(pid)
-	peak, perr := peakRSS(fmt.Sprint(pid))
-	mallocs, merr := scrape("http://"+metricsAddr+"/metrics", "go_memstats_mallocs_total")
-	stop()
+	f := childFigures{elapsed: time.Since(p.began)}
+	pid := p.cmd.Process.Pid
+	var cerr, perr, merr error
+	f.cpu, cerr = procCPU(pid)
+	f.peak, perr = peakRSS(fmt.Sprint(pid))
+	f.mallocs, merr = scrape("http://"+p.metricsAddr+"/metrics", "go_memstats_mallocs_total")
+	p.stop()
 	if werr != nil {
-		return nil, fmt.Errorf("worker-child: %w (log: %s)", werr, logPath)
+		return childFigures{}, fmt.Errorf("worker-child: %w (log: %s)", werr, p.logPath)
 	}
 	if cerr != nil || perr != nil || merr != nil {
-		return nil, fmt.Errorf("worker-child: reading its figures: %v %v %v", cerr, perr, merr)
+		return childFigures{}, fmt.Errorf("worker-child: reading its figures: %v %v %v", cerr, perr, merr)
 	}
-	st := api.emu.Stats()
-	o.logf("worker-child: %d events in %.1fs", n, elapsed.Seconds())
-	return []Result{{
-		Scenario:       "worker-child",
-		Note:           "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone",
-		Events:         n,
-		Seconds:        elapsed.Seconds(),
-		EventsPerSec:   float64(n) / elapsed.Seconds(),
-		CPUPerMillion:  fp(cpu.Seconds() / float64(n) * 1e6),
-		AllocsPerEvent: fp(mallocs / float64(n)),
-		PeakRSSMB:      fp(mb(peak)),
-		TooMany:        ip(st.TooManyRequests),
-		Extra:          map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind},
-	}}, nil
+	return f, nil
 }
+
+// stop sends the child SIGTERM and kills it if it has not exited within
+// 30 s.
+func (p *childProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// Close closes the child's log file.
+func (p *childProc) Close() error { return p.log.Close() }
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -30,6 +30,12 @@ func selfUsage() usage {
 	}
 }
 
+// perEvent is the CPU seconds per million events and the allocations per
+// event from before to u, over n events.
+func (u usage) perEvent(before usage, n int) (cpuPerMillion, allocsPerEvent *float64) {
+	return fp((u.cpu - before.cpu).Seconds() / float64(n) * 1e6), fp(float64(u.mallocs-before.mallocs) / float64(n))
+}
+
 // resetPeakRSS resets this process's VmHWM to its current RSS (Linux).
 func resetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)

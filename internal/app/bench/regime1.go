@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/gcupsert/gcupsert/internal/inspect"
@@ -56,63 +57,70 @@ func inProc(ctx context.Context, o *Options, dir string) ([]Result, error) {
 		return nil, err
 	}
 	defer stack.Close()
-	brokers, api, schemaFile := stack.brokers, stack.api, stack.schemaFile
 	o.logf("worker-inproc: producing %d events to %d partitions", o.InProcEvents, o.Partitions)
-	msgs := Stream(o.InProcEvents, o.Keys, o.Partitions, "r1")
-	if err := produce(ctx, brokers, msgs); err != nil {
+	if err := produce(ctx, stack.brokers, Stream(o.InProcEvents, o.Keys, o.Partitions, "r1")); err != nil {
 		return nil, err
 	}
-	msgs = nil
-	end, err := inspect.EndOffsets(ctx, brokers, inputTopic)
+	end, err := inspect.EndOffsets(ctx, stack.brokers, inputTopic)
 	if err != nil {
 		return nil, err
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
 
-	cfg := workerConfig(brokers, api.URL(), "bench-inproc", "customobjects", schemaFile)
-	t := &tally{}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		defer pprof.StopCPUProfile()
+	r, err := workerInProc(ctx, o, stack, end)
+	if err != nil {
+		return nil, err
 	}
+	// The baseline reads the same topic with its own group, on the same
+	// emulator.
+	b, err := baselineInProc(ctx, o, stack, min(o.BaselineEvents, r.Events))
+	if err != nil {
+		return nil, err
+	}
+	r.RatioToBaseline = fp(r.EventsPerSec / b.EventsPerSec)
+	return []Result{r, b}, nil
+}
+
+// workerInProc runs the worker in this process until its group has
+// committed end, and measures it, with a CPU profile if o asks for one.
+func workerInProc(ctx context.Context, o *Options, stack *costStack, end map[int]int64) (Result, error) {
+	cfg := workerConfig(stack.brokers, stack.api.URL(), "bench-inproc", "customobjects", stack.schemaFile)
+	t := &tally{}
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stopProfile()
 	resetPeakRSS()
 	before := selfUsage()
 	began := time.Now()
 	w, err := startWorker(ctx, cfg, t)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	werr := waitCommitted(ctx, cfg, end)
 	elapsed := time.Since(began)
 	after := selfUsage()
-	if o.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	peak, _ := peakRSS("self")
 	if err := w.stop(); err != nil {
-		return nil, fmt.Errorf("worker-inproc: %w", err)
+		return Result{}, fmt.Errorf("worker-inproc: %w", err)
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("worker-inproc: %w", werr)
+		return Result{}, fmt.Errorf("worker-inproc: %w", werr)
 	}
 	n := int(sum(end))
 	written, batches, dead, retries, assigned := t.snapshot()
+	cpu, allocs := after.perEvent(before, n)
 	r := Result{
 		Scenario:       "worker-inproc",
 		Note:           "regime 1, one process: kfake + emulator (no latency, no limit) + worker; from worker start to committed == end; CPU, allocations and RSS are the whole process's",
 		Events:         n,
 		Seconds:        elapsed.Seconds(),
 		EventsPerSec:   float64(n) / elapsed.Seconds(),
-		CPUPerMillion:  fp((after.cpu - before.cpu).Seconds() / float64(n) * 1e6),
-		AllocsPerEvent: fp(float64(after.mallocs-before.mallocs) / float64(n)),
+		CPUPerMillion:  cpu,
+		AllocsPerEvent: allocs,
 		PeakRSSMB:      fp(mb(peak)),
 		Extra: map[string]any{"partitions": o.Partitions, "written": written, "batches": batches, "deadLettered": dead,
 			"batchRetries": retries, "joinSeconds": round(assigned.Sub(began).Seconds()),
@@ -122,38 +130,63 @@ func inProc(ctx context.Context, o *Options, dir string) ([]Result, error) {
 		r.Note += fmt.Sprintf(" (unexpected: %d dead letters, %d batch retries)", dead, retries)
 	}
 	o.logf("worker-inproc: %d events in %.1fs", n, elapsed.Seconds())
+	return r, nil
+}
 
-	// The baseline reads the same topic with its own group, on the same
-	// emulator.
-	api.reset()
-	want := min(o.BaselineEvents, n)
+// startCPUProfile starts a CPU profile into path, none when path is "".
+// The function it returns stops the profile and closes the file; it may be
+// called more than once.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
+}
+
+// baselineInProc runs the sequential baseline over want events, five
+// minutes at most, on the stack's emulator reset.
+func baselineInProc(ctx context.Context, o *Options, stack *costStack, want int) (Result, error) {
+	stack.api.reset()
 	o.logf("baseline-inproc: %d events", want)
-	bl := newBaseline(brokers, api.URL(), "bench-baseline")
-	before = selfUsage()
-	began = time.Now()
+	bl := newBaseline(stack.brokers, stack.api.URL(), "bench-baseline")
+	before := selfUsage()
+	began := time.Now()
 	bctx, bcancel := context.WithTimeout(ctx, 5*time.Minute)
 	berr := bl.run(bctx, want)
 	bcancel()
-	belapsed := time.Since(began)
-	after = selfUsage()
+	elapsed := time.Since(began)
+	after := selfUsage()
 	if berr != nil {
-		return nil, fmt.Errorf("baseline-inproc: %w", berr)
+		return Result{}, fmt.Errorf("baseline-inproc: %w", berr)
 	}
 	if bl.events < want {
-		return nil, fmt.Errorf("baseline-inproc: %d of %d events in %v", bl.events, want, belapsed)
+		return Result{}, fmt.Errorf("baseline-inproc: %d of %d events in %v", bl.events, want, elapsed)
 	}
-	b := Result{
+	cpu, allocs := after.perEvent(before, bl.events)
+	return Result{
 		Scenario:       "baseline-inproc",
 		Note:           "regime 1 sequential baseline (100 a batch, token request per batch, POST, commit) on the same emulator and broker",
 		Events:         bl.events,
-		Seconds:        belapsed.Seconds(),
-		EventsPerSec:   float64(bl.events) / belapsed.Seconds(),
-		CPUPerMillion:  fp((after.cpu - before.cpu).Seconds() / float64(bl.events) * 1e6),
-		AllocsPerEvent: fp(float64(after.mallocs-before.mallocs) / float64(bl.events)),
+		Seconds:        elapsed.Seconds(),
+		EventsPerSec:   float64(bl.events) / elapsed.Seconds(),
+		CPUPerMillion:  cpu,
+		AllocsPerEvent: allocs,
 		TooMany:        ip(bl.tooMany),
-	}
-	r.RatioToBaseline = fp(r.EventsPerSec / b.EventsPerSec)
-	return []Result{r, b}, nil
+	}, nil
 }
 
 func round(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

@@ -128,49 +128,115 @@ const (
 	DeadLetterTopic = "gcupsert.deadletter"
 )
 
+// The worker's OAuth client on the emulator.
+const clientID, clientSecret = "gcupsert-demo", "demo-secret"
+
 // Run executes a demo and returns its summary. The error is set when the
 // run could not complete; guarantees broken by a completed run are in
 // Summary.Problems.
 func Run(ctx context.Context, opts Options) (Summary, error) {
-	switch opts.Target {
-	case "":
-		opts.Target = "customobjects"
-	case "customobjects", "datatables":
-	default:
-		return Summary{}, fmt.Errorf("demo: unknown target %q (want customobjects or datatables)", opts.Target)
-	}
-	dt := opts.Target == "datatables"
-	if opts.Events == 0 {
-		opts.Events = 10_000
-		if dt {
-			opts.Events = 4_000
-		}
-	}
-	if opts.Partitions == 0 {
-		opts.Partitions = 3
-	}
-	if opts.InvalidRatio == 0 {
-		opts.InvalidRatio = 0.02
-	}
-	if opts.Seed == 0 {
-		opts.Seed = 1
-	}
-	if opts.FaultRatio == 0 {
-		opts.FaultRatio = 0.01
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 3 * time.Minute
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Events < 1 || opts.Partitions < 1 || opts.InvalidRatio < 0 || opts.InvalidRatio >= 1 {
-		return Summary{}, errors.New("demo: events and partitions must be positive and the invalid ratio within [0, 1)")
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Summary{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	began := time.Now()
 
+	st, err := startStack(opts)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer st.Close()
+	ds, err := st.produceStream(ctx, opts)
+	if err != nil {
+		return Summary{}, err
+	}
+	dir, err := os.MkdirTemp("", "gcupsert-demo-")
+	if err != nil {
+		return Summary{}, err
+	}
+	defer os.RemoveAll(dir)
+	cfg, err := st.workerConfig(opts, dir)
+	if err != nil {
+		return Summary{}, err
+	}
+
+	t := newTally()
+	end, committed, err := st.runWorker(ctx, cfg, opts, t)
+	if errors.Is(err, errNotDrained) {
+		partial := t.summary()
+		st.addAPIStats(&partial)
+		return partial, err
+	}
+	if err != nil {
+		return Summary{}, err
+	}
+	s, err := st.summary(ctx, t, ds, end, committed, opts.Target)
+	if err != nil {
+		return s, err
+	}
+	s.Elapsed = time.Since(began)
+	if opts.Inspect != nil {
+		if err := opts.Inspect(ctx, st.brokers); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// withDefaults fills in the options left zero and checks them.
+func (o Options) withDefaults() (Options, error) {
+	switch o.Target {
+	case "":
+		o.Target = "customobjects"
+	case "customobjects", "datatables":
+	default:
+		return o, fmt.Errorf("demo: unknown target %q (want customobjects or datatables)", o.Target)
+	}
+	if o.Events == 0 {
+		o.Events = 10_000
+		if o.Target == "datatables" {
+			o.Events = 4_000
+		}
+	}
+	if o.Partitions == 0 {
+		o.Partitions = 3
+	}
+	if o.InvalidRatio == 0 {
+		o.InvalidRatio = 0.02
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.FaultRatio == 0 {
+		o.FaultRatio = 0.01
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 3 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Events < 1 || o.Partitions < 1 || o.InvalidRatio < 0 || o.InvalidRatio >= 1 {
+		return o, errors.New("demo: events and partitions must be positive and the invalid ratio within [0, 1)")
+	}
+	return o, nil
+}
+
+// stack is what the worker runs against: the embedded broker, and the
+// emulator behind an HTTP server.
+type stack struct {
+	cluster *kfake.Cluster
+	brokers []string
+	emu     *emulator.Server
+	api     *httptest.Server
+}
+
+// startStack starts the broker, with the input topic on opts.Partitions
+// partitions and the outbound topics, and the emulator set up for
+// opts.Target, failing opts.FaultRatio of the API requests.
+func startStack(opts Options) (*stack, error) {
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(0),
 		kfake.SeedTopics(int32(opts.Partitions), InputTopic),
@@ -178,44 +244,60 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		kfake.GroupMinSessionTimeout(time.Second),
 	)
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo: embedded broker: %w", err)
+		return nil, fmt.Errorf("demo: embedded broker: %w", err)
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
+	emu, err := newEmulator(opts)
+	if err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	return &stack{cluster: cluster, brokers: cluster.ListenAddrs(), emu: emu, api: httptest.NewServer(emu.Handler())}, nil
+}
 
-	const clientID, secret = "gcupsert-demo", "demo-secret"
+func (st *stack) Close() {
+	st.api.Close()
+	st.cluster.Close()
+}
+
+// newEmulator makes the emulator for opts.Target, failing opts.FaultRatio
+// of the API requests with a 503.
+func newEmulator(opts Options) (*emulator.Server, error) {
 	ecfg := emulator.Config{
-		Clients: map[string]string{clientID: secret},
+		Clients: map[string]string{clientID: clientSecret},
 		Seed:    int64(opts.Seed),
 	}
-	if dt {
+	if opts.Target == "datatables" {
 		// Data tables: the real per-token budget (300 requests a minute),
 		// which rows mode paces itself to, and import jobs for backlogs.
 		fx, err := tableFixtures()
 		if err != nil {
-			return Summary{}, fmt.Errorf("demo: fixtures: %w", err)
+			return nil, fmt.Errorf("demo: fixtures: %w", err)
 		}
 		ecfg.Fixtures = fx
 		ecfg.ImportProcessingTime = time.Second
 	} else {
+		// Custom objects: the schema, and no rate limit.
 		ecfg.Schemas = map[string][]byte{SchemaName: []byte(Schema)}
 		ecfg.UniqueFields = map[string][]string{SchemaName: {"accountNumber"}}
 		ecfg.DisableRateLimit = true
 	}
 	emu, err := emulator.New(ecfg)
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo: emulator: %w", err)
+		return nil, fmt.Errorf("demo: emulator: %w", err)
 	}
 	if opts.FaultRatio > 0 {
 		if err := emu.SetErrorRatio(opts.FaultRatio, 503); err != nil {
-			return Summary{}, fmt.Errorf("demo: emulator: %w", err)
+			return nil, fmt.Errorf("demo: emulator: %w", err)
 		}
 	}
-	api := httptest.NewServer(emu.Handler())
-	defer api.Close()
+	return emu, nil
+}
 
+// produceStream generates the run's stream, with the invalid kinds of the
+// target, and produces it to the input topic.
+func (st *stack) produceStream(ctx context.Context, opts Options) (Dataset, error) {
 	kinds := CustomObjectsKinds
-	if dt {
+	if opts.Target == "datatables" {
 		kinds = DataTablesKinds
 	}
 	ds := GenerateKinds(opts.Events, opts.Partitions, opts.InvalidRatio, opts.Seed, kinds)
@@ -223,72 +305,86 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	for i, ev := range ds.Events {
 		msgs[i] = inspect.Message{Partition: ev.Partition, Key: ev.Key, Value: ev.Value}
 	}
-	if err := inspect.Produce(ctx, brokers, InputTopic, msgs); err != nil {
-		return Summary{}, err
+	if err := inspect.Produce(ctx, st.brokers, InputTopic, msgs); err != nil {
+		return Dataset{}, err
 	}
+	return ds, nil
+}
 
-	dir, err := os.MkdirTemp("", "gcupsert-demo-")
-	if err != nil {
-		return Summary{}, err
-	}
-	defer os.RemoveAll(dir)
+// workerConfig is the worker's validated configuration: short timings,
+// the stack's broker and emulator, and one route to the target. The
+// customobjects schema is written into dir for the route to read.
+func (st *stack) workerConfig(opts Options, dir string) (config.Config, error) {
 	schemaFile := filepath.Join(dir, SchemaName+".json")
 	if err := os.WriteFile(schemaFile, []byte(Schema), 0o600); err != nil {
-		return Summary{}, err
+		return config.Config{}, err
 	}
-
 	cfg := config.Default()
 	cfg.WorkerID = "demo"
-	cfg.Kafka.Brokers = brokers
+	cfg.Kafka.Brokers = st.brokers
 	cfg.Kafka.GroupID = "gcupsert-demo"
 	cfg.Kafka.SessionTimeout = config.Duration(6 * time.Second)
 	cfg.Kafka.HeartbeatInterval = config.Duration(time.Second)
 	cfg.Kafka.CommitInterval = config.Duration(200 * time.Millisecond)
 	cfg.Kafka.MaxWait = config.Duration(100 * time.Millisecond)
-	cfg.Genesys.BaseURL = api.URL
+	cfg.Genesys.BaseURL = st.api.URL
 	cfg.Genesys.ClientID = clientID
-	cfg.Genesys.ClientSecret = secret
+	cfg.Genesys.ClientSecret = clientSecret
 	cfg.Retry.InitialInterval = config.Duration(50 * time.Millisecond)
 	cfg.Retry.MaxInterval = config.Duration(time.Second)
 	cfg.Retry.BatchPause = config.Duration(500 * time.Millisecond)
 	cfg.Metrics.Address = opts.MetricsAddr
 	cfg.Topics = config.Topics{Audit: AuditTopic, Sync: SyncTopic, DeadLetter: DeadLetterTopic}
-	if dt {
-		cfg.Routes = []config.Route{{
+	cfg.Routes = []config.Route{route(opts.Target, schemaFile)}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// route is the input topic's route to the target.
+func route(target, schemaFile string) config.Route {
+	if target == "datatables" {
+		return config.Route{
 			Topic: InputTopic, Target: "datatables", Table: SchemaName, ConflictResolution: "upsert",
 			UniqueFields: []string{"accountNumber"}, References: map[string]string{"regionId": "Regions"},
 			DataTables: config.DataTables{ImportThreshold: 100, ImportPollInterval: config.Duration(200 * time.Millisecond)},
-		}}
-	} else {
-		cfg.Routes = []config.Route{{
-			Topic: InputTopic, Target: "customobjects", Schema: SchemaName, SchemaFile: schemaFile,
-			ConflictResolution: "upsert", UniqueFields: []string{"accountNumber"}, ReferenceFields: []string{"regionId"},
-		}}
+		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return Summary{}, err
+	return config.Route{
+		Topic: InputTopic, Target: "customobjects", Schema: SchemaName, SchemaFile: schemaFile,
+		ConflictResolution: "upsert", UniqueFields: []string{"accountNumber"}, ReferenceFields: []string{"regionId"},
 	}
+}
 
-	tally := newTally()
-	w, err := worker.New(cfg, worker.Options{Logger: opts.Logger, Hooks: []consumer.Hook{tally}})
+// errNotDrained marks a run whose worker stopped before its group had
+// committed the end of the input topic.
+var errNotDrained = errors.New("demo: the worker did not drain the topic")
+
+// runWorker runs the worker, with t as its hook, until its group has
+// committed the end of the input topic, keeps it up opts.Hold longer, and
+// stops it. It returns the end offsets and the committed ones, read again
+// after the worker left the group.
+func (st *stack) runWorker(ctx context.Context, cfg config.Config, opts Options, t *tally) (end, committed map[int]int64, err error) {
+	w, err := worker.New(cfg, worker.Options{Logger: opts.Logger, Hooks: []consumer.Hook{t}})
 	if err != nil {
-		return Summary{}, err
+		return nil, nil, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var runErr error
 	wg.Go(func() { runErr = w.Run(runCtx) })
 
-	end, err := inspect.EndOffsets(ctx, brokers, InputTopic)
+	end, err = inspect.EndOffsets(ctx, st.brokers, InputTopic)
 	if err != nil {
 		stop()
 		wg.Wait()
-		return Summary{}, err
+		return nil, nil, err
 	}
 	if opts.Started != nil {
 		opts.Started()
 	}
-	committed, waitErr := inspect.WaitCommitted(ctx, brokers, cfg.Kafka.GroupID, InputTopic, end)
+	committed, waitErr := inspect.WaitCommitted(ctx, st.brokers, cfg.Kafka.GroupID, InputTopic, end)
 	if waitErr == nil && opts.Hold > 0 {
 		select {
 		case <-ctx.Done():
@@ -298,76 +394,89 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	stop()
 	wg.Wait()
 	if runErr != nil {
-		return Summary{}, fmt.Errorf("demo: worker: %w", runErr)
+		return nil, nil, fmt.Errorf("demo: worker: %w", runErr)
 	}
 	if waitErr != nil {
-		st := emu.Stats()
-		partial := tally.summary()
-		partial.APIStatus, partial.APIByKind, partial.TooManyRequests = st.ByStatus, st.ByKind, st.TooManyRequests
-		return partial, fmt.Errorf("demo: the worker did not drain the topic: %w", waitErr)
+		return nil, nil, fmt.Errorf("%w: %w", errNotDrained, waitErr)
 	}
 	// Re-read the committed offsets after the worker left the group.
-	if c, err := inspect.Committed(ctx, brokers, cfg.Kafka.GroupID, InputTopic); err == nil {
+	if c, err := inspect.Committed(ctx, st.brokers, cfg.Kafka.GroupID, InputTopic); err == nil {
 		committed = c
 	}
+	return end, committed, nil
+}
 
-	s := tally.summary()
+// summary is what the run did: the tally of the worker's batches, the
+// stream and the offsets, what the outbound topics hold, and how the
+// emulator's records and requests compare with what was expected.
+func (st *stack) summary(ctx context.Context, t *tally, ds Dataset, end, committed map[int]int64, target string) (Summary, error) {
+	s := t.summary()
 	s.Produced = len(ds.Events)
 	s.InvalidByKind = ds.InvalidByKind
 	s.Committed, s.End = committed, end
 	s.ExpectedKeys = len(ds.Expected)
+	if err := st.countOutbound(ctx, &s); err != nil {
+		return s, err
+	}
+	records := st.emu.Records(SchemaName)
+	if target == "datatables" {
+		id, _ := st.emu.TableID(SchemaName)
+		records = st.emu.Rows(id)
+	}
+	compareKeys(&s, records, ds.Expected)
+	st.addAPIStats(&s)
+	s.Target = target
+	for _, n := range s.APIStatus {
+		s.APIRequests += n
+	}
+	return s, nil
+}
 
-	audit, err := inspect.ReadAll(ctx, brokers, AuditTopic)
+// countOutbound counts the audit and sync events and the dead letters by
+// reason.
+func (st *stack) countOutbound(ctx context.Context, s *Summary) error {
+	audit, err := inspect.ReadAll(ctx, st.brokers, AuditTopic)
 	if err != nil {
-		return s, err
+		return err
 	}
-	syncs, err := inspect.ReadAll(ctx, brokers, SyncTopic)
+	syncs, err := inspect.ReadAll(ctx, st.brokers, SyncTopic)
 	if err != nil {
-		return s, err
+		return err
 	}
-	dead, err := inspect.ReadAll(ctx, brokers, DeadLetterTopic)
+	dead, err := inspect.ReadAll(ctx, st.brokers, DeadLetterTopic)
 	if err != nil {
-		return s, err
+		return err
 	}
 	s.AuditEvents, s.SyncEvents = len(audit), len(syncs)
 	s.DeadByReason = map[string]int{}
 	for _, m := range dead {
 		s.DeadByReason[header(m, "gcupsert.error.class")+"/"+header(m, "gcupsert.error.code")]++
 	}
+	return nil
+}
 
-	records := emu.Records(SchemaName)
-	if dt {
-		id, _ := emu.TableID(SchemaName)
-		records = emu.Rows(id)
-	}
+// compareKeys records the emulator's records against the expected keys.
+func compareKeys(s *Summary, records map[string]map[string]any, expected map[string]bool) {
 	s.EmulatorRecords = len(records)
-	for k := range ds.Expected {
+	for k := range expected {
 		if _, ok := records[k]; !ok {
 			s.MissingKeys = append(s.MissingKeys, k)
 		}
 	}
 	for k := range records {
-		if !ds.Expected[k] {
+		if !expected[k] {
 			s.UnexpectedKeys = append(s.UnexpectedKeys, k)
 		}
 	}
 	sort.Strings(s.MissingKeys)
 	sort.Strings(s.UnexpectedKeys)
-	st := emu.Stats()
-	s.APIStatus = st.ByStatus
-	s.TooManyRequests = st.TooManyRequests
-	s.APIByKind = st.ByKind
-	s.Target = opts.Target
-	for _, n := range st.ByStatus {
-		s.APIRequests += n
-	}
-	s.Elapsed = time.Since(began)
-	if opts.Inspect != nil {
-		if err := opts.Inspect(ctx, brokers); err != nil {
-			return s, err
-		}
-	}
-	return s, nil
+}
+
+// addAPIStats records the emulator's responses by status and requests by
+// kind.
+func (st *stack) addAPIStats(s *Summary) {
+	stats := st.emu.Stats()
+	s.APIStatus, s.APIByKind, s.TooManyRequests = stats.ByStatus, stats.ByKind, stats.TooManyRequests
 }
 
 // tableFixtures seeds the emulator with the demo's data table and the
