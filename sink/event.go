@@ -173,13 +173,13 @@ type auditSourceJSON struct {
 }
 
 type syncJSON struct {
-	Version   int            `json:"version"`
-	Type      string         `json:"type"`
-	EventID   string         `json:"eventId"`
-	BatchID   string         `json:"batchId"`
-	Key       string         `json:"key"`
-	Operation string         `json:"operation"`
-	Record    any            `json:"record"`
+	Version   int    `json:"version"`
+	Type      string `json:"type"`
+	EventID   string `json:"eventId"`
+	BatchID   string `json:"batchId"`
+	Key       string `json:"key"`
+	Operation string `json:"operation"`
+	Record    any    `json:"record"`
 	// RecordOmitted says the record was left out because the event would
 	// not fit the sync topic's max.message.bytes.
 	RecordOmitted bool           `json:"recordOmitted,omitempty"`
