@@ -20,9 +20,10 @@ import (
 // expires and drops it on request. Safe for concurrent use; at most one
 // token request is in flight.
 type tokenSource struct {
-	cfg   clientcredentials.Config
-	http  *http.Client // token endpoint client, no auth
-	clock clock.Clock
+	cfg    clientcredentials.Config
+	http   *http.Client // token endpoint client, no auth
+	clock  clock.Clock
+	redact *Redactor
 
 	sem chan struct{} // holds the right to read or fetch the token
 
@@ -30,8 +31,8 @@ type tokenSource struct {
 	refreshAt time.Time // clock time after which the token is refreshed
 }
 
-func newTokenSource(cfg clientcredentials.Config, hc *http.Client, c clock.Clock) *tokenSource {
-	return &tokenSource{cfg: cfg, http: hc, clock: c, sem: make(chan struct{}, 1)}
+func newTokenSource(cfg clientcredentials.Config, hc *http.Client, c clock.Clock, r *Redactor) *tokenSource {
+	return &tokenSource{cfg: cfg, http: hc, clock: c, redact: r, sem: make(chan struct{}, 1)}
 }
 
 // token returns the cached token or fetches a new one.
@@ -47,9 +48,10 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
 	if err != nil {
-		return nil, authError(err)
+		return nil, authError(err, s.redact)
 	}
 	s.tok = tok
+	s.redact.Token(tok.AccessToken)
 	s.refreshAt = time.Time{}
 	if !tok.Expiry.IsZero() {
 		life := time.Until(tok.Expiry)
@@ -71,10 +73,12 @@ func (s *tokenSource) invalidate(tok *oauth2.Token) {
 	}
 }
 
-func authError(err error) error {
+// authError sorts a failed token request; text from the server is
+// redacted (a token endpoint may echo the credentials it was sent).
+func authError(err error, r *Redactor) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		ae := &AuthError{Code: re.ErrorCode, Description: re.ErrorDescription}
+		ae := &AuthError{Code: clip(r.Redact(re.ErrorCode), 200), Description: clip(r.Redact(re.ErrorDescription), 1000)}
 		if re.Response != nil {
 			ae.Status = re.Response.StatusCode
 		}
@@ -90,7 +94,7 @@ func authError(err error) error {
 		return &AuthError{Err: err} // endpoint unreachable or response cut short
 	}
 	// A 2xx response without a usable token.
-	return &AuthError{Status: http.StatusOK, Code: "invalid_token_response", Description: err.Error()}
+	return &AuthError{Status: http.StatusOK, Code: "invalid_token_response", Description: clip(r.Redact(err.Error()), 1000)}
 }
 
 // authTransport adds the bearer token to each request. On a 401 it drops the
@@ -143,4 +147,42 @@ func closeBody(req *http.Request) {
 func drain(rc io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(rc, maxErrorBody))
 	rc.Close()
+}
+
+// AuthStyle is how the client credentials reach the token endpoint.
+type AuthStyle string
+
+const (
+	// AuthStyleBasic sends "Authorization: Basic base64(id:secret)" with
+	// the id and secret as they are, as the official Genesys SDKs do.
+	AuthStyleBasic AuthStyle = "basic"
+	// AuthStyleBasicURLEncoded URL-encodes the id and the secret first
+	// (RFC 6749, 2.3.1), as golang.org/x/oauth2 does: a server comparing
+	// raw credentials refuses a secret holding "+ / = %" this way.
+	AuthStyleBasicURLEncoded AuthStyle = "basic_urlencoded"
+)
+
+// tokenConfig is the client-credentials configuration of cfg's auth style
+// and the transport of its token requests.
+func tokenConfig(cfg ClientConfig, tokenURL string, base http.RoundTripper) (clientcredentials.Config, http.RoundTripper) {
+	if cfg.AuthStyle == AuthStyleBasicURLEncoded {
+		return clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL,
+			AuthStyle: oauth2.AuthStyleInHeader}, base
+	}
+	// x/oauth2 would encode the credentials in the header: it is given
+	// none, and the transport adds them raw.
+	return clientcredentials.Config{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
+		rawBasicAuth{base: base, id: cfg.ClientID, secret: cfg.ClientSecret}
+}
+
+// rawBasicAuth adds the credentials, unencoded, to token requests.
+type rawBasicAuth struct {
+	base       http.RoundTripper
+	id, secret string
+}
+
+func (t rawBasicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.SetBasicAuth(t.id, t.secret)
+	return t.base.RoundTrip(r)
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
 
 	"github.com/gcupsert/gcupsert/internal/clock"
@@ -34,6 +32,9 @@ type ClientConfig struct {
 
 	ClientID     string
 	ClientSecret string
+	// AuthStyle is how the credentials reach the token endpoint; default
+	// AuthStyleBasic.
+	AuthStyle AuthStyle
 
 	// Timeout bounds one HTTP attempt, token request included. Default 30s.
 	Timeout time.Duration
@@ -54,6 +55,9 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 	// UserAgent defaults to "gcupsert".
 	UserAgent string
+	// Secrets are other secrets to keep out of errors and logs (the SASL
+	// password); the client secret and the tokens always are.
+	Secrets []string
 }
 
 var regionDomains = map[string]string{
@@ -110,7 +114,8 @@ type Client struct {
 	pacer     *pacer // nil when disabled
 	userAgent string
 	// raw sends requests outside the API (upload URIs): no token, no pacing.
-	raw *http.Client
+	raw    *http.Client
+	redact *Redactor
 }
 
 func (cfg *ClientConfig) setDefaults() {
@@ -131,13 +136,19 @@ func (cfg *ClientConfig) setDefaults() {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "gcupsert"
 	}
+	if cfg.AuthStyle == "" {
+		cfg.AuthStyle = AuthStyleBasic
+	}
 }
 
 // Validate reports the first setting that cannot work. The error never
 // holds the secret.
 func (cfg *ClientConfig) Validate() error {
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return errors.New("upsert: client id and client secret are required")
+	if strings.TrimSpace(cfg.ClientID) == "" || strings.TrimSpace(cfg.ClientSecret) == "" {
+		return errors.New("upsert: client id and client secret are required (not blank)")
+	}
+	if cfg.AuthStyle != AuthStyleBasic && cfg.AuthStyle != AuthStyleBasicURLEncoded {
+		return fmt.Errorf("upsert: auth style %q is not %s or %s", cfg.AuthStyle, AuthStyleBasic, AuthStyleBasicURLEncoded)
 	}
 	if _, _, err := cfg.bases(); err != nil {
 		return err
@@ -205,13 +216,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		t.MaxIdleConnsPerHost = 32
 		base = t
 	}
-	cc := clientcredentials.Config{
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		TokenURL:     c.loginBase + "/oauth/token",
-		AuthStyle:    oauth2.AuthStyleInHeader,
-	}
-	c.tokens = newTokenSource(cc, &http.Client{Transport: base, CheckRedirect: noRedirects}, c.clock)
+	cc, tokenTransport := tokenConfig(cfg, c.loginBase+"/oauth/token", base)
+	c.redact = NewRedactor(cfg.ClientID, cfg.ClientSecret, cfg.Secrets...)
+	c.tokens = newTokenSource(cc, &http.Client{Transport: tokenTransport, CheckRedirect: noRedirects}, c.clock, c.redact)
 	c.http = &http.Client{Transport: &authTransport{base: countingTransport{base}, tokens: c.tokens}, CheckRedirect: noWriteRedirects}
 	c.raw = &http.Client{Transport: countingTransport{base}, CheckRedirect: noWriteRedirects}
 	return c, nil
@@ -404,7 +411,7 @@ func (c *Client) once(ctx context.Context, cl Call) (*Response, error) {
 	if id := resp.Header.Get("ININ-Correlation-Id"); id != "" && cl.OnCorrelation != nil {
 		cl.OnCorrelation(id)
 	}
-	if err := checkResponse(resp, c.clock.Now()); err != nil {
+	if err := checkResponse(resp, c.clock.Now(), c.redact); err != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil, err
 	}
@@ -423,6 +430,10 @@ func (c *Client) Clock() clock.Clock { return c.clock }
 
 // Logger is the client's logger.
 func (c *Client) Logger() *slog.Logger { return c.log }
+
+// Redact removes the secrets the client knows from text that came from a
+// server, before a target logs it or puts it in a rejection.
+func (c *Client) Redact(s string) string { return c.redact.Redact(s) }
 
 // pace waits for the limiter, on the client's clock.
 func (c *Client) pace(ctx context.Context) error {

@@ -171,29 +171,30 @@ func retryableStatus(status int) bool {
 // built from the status, the Genesys error body (at most maxErrorBody bytes
 // are read), Retry-After and ININ-Correlation-Id. now resolves an HTTP-date
 // Retry-After. The body is not closed.
-func checkResponse(resp *http.Response, now time.Time) error {
+func checkResponse(resp *http.Response, now time.Time, r *Redactor) error {
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return nil
 	}
 	se := &StatusError{
 		Status:        resp.StatusCode,
-		CorrelationID: resp.Header.Get("ININ-Correlation-Id"),
+		CorrelationID: clip(r.Redact(resp.Header.Get("ININ-Correlation-Id")), 100),
 		RetryAfter:    parseRetryAfter(resp.Header.Get("Retry-After"), now),
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var body ErrorBody
 	if len(data) > 0 && json.Unmarshal(data, &body) == nil {
+		r.redactBody(&body)
 		se.Body = &body
-		se.Code = body.Code
-		se.Message = body.Message
+		se.Code = clip(body.Code, 200)
+		se.Message = clip(body.Message, 4096)
 		if se.CorrelationID == "" {
-			se.CorrelationID = body.ContextID
+			se.CorrelationID = clip(r.Redact(body.ContextID), 100)
 		}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		se.Code = "redirect"
 		se.Message = fmt.Sprintf("answered %d, redirecting to %s; a write never follows a redirect", resp.StatusCode,
-			clip(resp.Header.Get("Location"), 200))
+			clip(r.Redact(resp.Header.Get("Location")), 200))
 	}
 	if se.Code == "" {
 		se.Code = defaultCode(resp.StatusCode)

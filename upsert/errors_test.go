@@ -72,12 +72,12 @@ func fakeResponse(status int, header map[string]string, body string) *http.Respo
 
 func TestCheckResponse(t *testing.T) {
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := checkResponse(fakeResponse(204, nil, ""), now); err != nil {
+	if err := checkResponse(fakeResponse(204, nil, ""), now, nil); err != nil {
 		t.Errorf("204: %v", err)
 	}
 
 	body := `{"message":"Rate limit exceeded the maximum. Retry the request in [42] seconds","code":"too.many.requests.retry.after","status":429,"contextId":"ctx-1","details":[],"errors":[]}`
-	err := checkResponse(fakeResponse(429, map[string]string{"Retry-After": "42", "ININ-Correlation-Id": "corr-9"}, body), now)
+	err := checkResponse(fakeResponse(429, map[string]string{"Retry-After": "42", "ININ-Correlation-Id": "corr-9"}, body), now, nil)
 	var se *StatusError
 	if !errors.As(err, &se) {
 		t.Fatalf("%T", err)
@@ -93,29 +93,29 @@ func TestCheckResponse(t *testing.T) {
 	}
 
 	nested := `{"code":"bad.request","status":400,"message":"bad","errors":[{"entityId":"k1","code":"c1","details":[{"errorCode":"type","fieldName":"f","entityId":"k1","entityName":"n"}],"messageParams":{"a":"b"}}]}`
-	err = checkResponse(fakeResponse(400, nil, nested), now)
+	err = checkResponse(fakeResponse(400, nil, nested), now, nil)
 	if !errors.As(err, &se) || se.Body == nil || len(se.Body.Errors) != 1 || se.Body.Errors[0].EntityID != "k1" ||
 		se.Body.Errors[0].Details[0].FieldName != "f" || se.Body.Errors[0].MessageParams["a"] != "b" {
 		t.Errorf("nested body: %+v", se.Body)
 	}
 
 	// Not JSON, correlation id from the body's contextId absent: defaults.
-	err = checkResponse(fakeResponse(502, nil, "<html>bad gateway</html>"), now)
+	err = checkResponse(fakeResponse(502, nil, "<html>bad gateway</html>"), now, nil)
 	if !errors.As(err, &se) || se.Code != "http.502" || se.Message != "Bad Gateway" || se.Body != nil {
 		t.Errorf("html body: %+v", se)
 	}
-	err = checkResponse(fakeResponse(413, nil, ""), now)
+	err = checkResponse(fakeResponse(413, nil, ""), now, nil)
 	if !errors.As(err, &se) || se.Code != "request.entity.too.large" {
 		t.Errorf("413: %+v", se)
 	}
-	err = checkResponse(fakeResponse(400, nil, `{"code":"x","contextId":"from-body"}`), now)
+	err = checkResponse(fakeResponse(400, nil, `{"code":"x","contextId":"from-body"}`), now, nil)
 	if !errors.As(err, &se) || se.CorrelationID != "from-body" {
 		t.Errorf("contextId fallback: %+v", se)
 	}
 
 	// At most maxErrorBody bytes are read.
 	big := &countingReader{r: strings.NewReader(strings.Repeat("x", 10*maxErrorBody))}
-	_ = checkResponse(&http.Response{StatusCode: 500, Header: http.Header{}, Body: io.NopCloser(big)}, now)
+	_ = checkResponse(&http.Response{StatusCode: 500, Header: http.Header{}, Body: io.NopCloser(big)}, now, nil)
 	if big.n > maxErrorBody {
 		t.Errorf("read %d bytes of an error body, limit %d", big.n, maxErrorBody)
 	}

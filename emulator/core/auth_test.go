@@ -270,3 +270,22 @@ func TestRateLimitDefaultAndDisabled(t *testing.T) {
 		})
 	}
 }
+
+// The credentials are accepted raw (as the official SDKs send them) and
+// URL-encoded (as RFC 6749 and golang.org/x/oauth2 do), so a secret
+// holding "+ / = %" logs in either way.
+func TestTokenAcceptsRawAndEncodedCredentials(t *testing.T) {
+	const id, secret = "c+1", "se+cr/et=%41"
+	e := emutest.New(t, func(c *core.Config) { c.Clients = map[string]string{id: secret} })
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	for _, creds := range [][2]string{{id, secret}, {url.QueryEscape(id), url.QueryEscape(secret)}, {id, "wrong"}} {
+		w := e.TokenRequest(emutest.Basic(creds[0], creds[1]), cc)
+		want := http.StatusOK
+		if creds[1] == "wrong" {
+			want = http.StatusUnauthorized
+		}
+		if w.Code != want {
+			t.Errorf("credentials %q: status %d, want %d", creds, w.Code, want)
+		}
+	}
+}

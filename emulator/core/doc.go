@@ -19,8 +19,10 @@
 // # Token endpoint
 //
 // POST /oauth/token implements OAuth 2 client credentials. The client id and
-// secret must arrive in an "Authorization: Basic" header; credentials sent
-// only in the form are rejected with 401 invalid_client. The form body must
+// secret must arrive in an "Authorization: Basic" header, raw (as the
+// official SDKs send them) or each URL-encoded first (RFC 6749, 2.3.1, as
+// golang.org/x/oauth2 does): both are accepted. Credentials sent only in
+// the form are rejected with 401 invalid_client. The form body must
 // say grant_type=client_credentials (else 400 unsupported_grant_type, or
 // invalid_request when missing). The answer is
 // {"access_token":"...","token_type":"bearer","expires_in":<seconds>}; errors

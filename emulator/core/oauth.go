@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -189,8 +190,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			"client authentication must use the HTTP Basic authorization header")
 		return
 	}
-	want, known := s.client(id)
-	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
+	if !s.authenticates(id, secret) {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
@@ -215,4 +215,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		TokenType:   "bearer",
 		ExpiresIn:   max(int64(s.tokenLifetime/time.Second), 1),
 	})
+}
+
+// authenticates reports whether id and secret, as they arrived in the Basic
+// header, name a client: either raw (as the official SDKs send them) or
+// each URL-encoded first (RFC 6749, 2.3.1).
+func (s *Server) authenticates(id, secret string) bool {
+	match := func(id, secret string) bool {
+		want, known := s.client(id)
+		return known && subtle.ConstantTimeCompare([]byte(secret), []byte(want)) == 1
+	}
+	if match(id, secret) {
+		return true
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usecret, err2 := url.QueryUnescape(secret)
+	return err1 == nil && err2 == nil && match(uid, usecret)
 }

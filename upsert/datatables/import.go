@@ -138,7 +138,7 @@ func (t *Target) importChunk(ctx context.Context, b *upsert.Tracker, sch *dtSche
 	}
 	var job importJob
 	if err := json.Unmarshal(res.Body, &job); err != nil || job.ID == "" || job.UploadURI == "" {
-		t.log.Warn("unusable import job; writing row by row", "body", clip(string(res.Body)))
+		t.log.Warn("unusable import job; writing row by row", "body", clip(t.c.Redact(string(res.Body))))
 		return idxs, nil
 	}
 	if u, err := url.Parse(job.UploadURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -173,7 +173,7 @@ func (t *Target) importChunk(ctx context.Context, b *upsert.Tracker, sch *dtSche
 	default:
 		msg := ""
 		if done.ErrorInformation != nil {
-			msg = done.ErrorInformation.Code + ": " + done.ErrorInformation.Message
+			msg = t.c.Redact(done.ErrorInformation.Code + ": " + done.ErrorInformation.Message)
 		}
 		t.log.Warn("import job failed; writing its rows one by one", "job", job.ID, "error", msg)
 		return idxs, nil
@@ -261,7 +261,7 @@ func (t *Target) reconcile(ctx context.Context, b *upsert.Tracker, sch *dtSchema
 	}
 	reason := fmt.Sprintf("the import job %s skipped this row (%d of %d rows failed)", job.ID, job.CountRecordsFailed, len(idxs))
 	if job.ErrorInformation != nil && job.ErrorInformation.Message != "" {
-		reason += ": " + job.ErrorInformation.Message
+		reason += ": " + clip(t.c.Redact(job.ErrorInformation.Message))
 	}
 	if len(rows) >= 5000 {
 		reason += fmt.Sprintf("; the table holds %d rows, the documented limit is 5,000", len(rows))
