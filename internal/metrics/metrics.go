@@ -5,10 +5,11 @@
 // token requests). Handler serves /metrics, /healthz and /readyz.
 //
 // /healthz answers 200 while the process is not wedged: no batch has been
-// in flight longer than the wedge timeout without any retry or progress.
-// /readyz answers 200 once the member has joined the group, a token was
-// obtained and the targets' schemas are loaded, and only while the last API
-// call did not find the API unreachable (network error, 502, 503, 504).
+// in flight longer than the wedge timeout (retries are not progress), and
+// the consumer has not stopped on a permanent failure. /readyz answers 200
+// once the member has joined the group, a token was obtained and the
+// targets' schemas are loaded; an API outage does not pull the pod (it
+// shows in gcupsert_api_reachable and, past the wedge timeout, in /healthz).
 // All methods are safe for concurrent use.
 package metrics
 
@@ -59,6 +60,7 @@ type Metrics struct {
 	budgetLeft    prometheus.Gauge
 	budgetReset   prometheus.Gauge
 	tokens        *prometheus.CounterVec
+	reachable     prometheus.Gauge
 
 	lagMu    sync.Mutex
 	lagCache map[string]prometheus.Gauge
@@ -126,7 +128,10 @@ func New(c clock.Clock, wedge time.Duration) *Metrics {
 	m.budgetReset = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_rate_limit_reset_seconds", Help: "Seconds until the rate window resets (inin-ratelimit-reset)."})
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gcupsert_token_requests_total",
 		Help: "OAuth token requests by result (ok, refused, failed)."}, []string{"result"})
-	for _, c := range []prometheus.Collector{m.events, m.deadLetters, m.batches, m.batchRecords, m.batchBytes, m.upsertSeconds,
+	m.reachable = prometheus.NewGauge(prometheus.GaugeOpts{Name: "gcupsert_api_reachable",
+		Help: "1 while the last Genesys request got an answer, 0 after a network error, 502, 503 or 504."})
+	m.reachable.Set(1)
+	for _, c := range []prometheus.Collector{m.reachable, m.events, m.deadLetters, m.batches, m.batchRecords, m.batchBytes, m.upsertSeconds,
 		m.batchRetries, m.abandoned, m.inFlight, m.lag, m.committed, m.commitSeconds, m.commitErrors, m.publishFails,
 		m.assigned, m.responses, m.retries, m.budgetAllowed, m.budgetLeft, m.budgetReset, m.tokens} {
 		f(c)
@@ -146,8 +151,20 @@ func (m *Metrics) OnAssigned(_ int32, partitions []consumer.Partition) {
 	m.assigned.Set(float64(len(partitions)))
 }
 
-// OnRevoked implements consumer.HookRevoked.
-func (m *Metrics) OnRevoked(int32, []consumer.Partition) { m.assigned.Set(0) }
+// OnRevoked implements consumer.HookRevoked: the partitions' lag and
+// committed-offset series go, so that a partition another member now owns
+// does not show this member's frozen values.
+func (m *Metrics) OnRevoked(_ int32, parts []consumer.Partition) {
+	m.assigned.Set(0)
+	m.lagMu.Lock()
+	defer m.lagMu.Unlock()
+	for _, p := range parts {
+		id := strconv.Itoa(p.ID)
+		m.lag.DeleteLabelValues(p.Topic, id)
+		m.committed.DeleteLabelValues(p.Topic, id)
+		delete(m.lagCache, p.Topic+"\x00"+id)
+	}
+}
 
 // OnFetched implements consumer.HookFetched.
 func (m *Metrics) OnFetched(topic string, partition int, lag int64) {
@@ -164,32 +181,27 @@ func (m *Metrics) OnFetched(topic string, partition int, lag int64) {
 
 func flightKey(topic string, partition int) string { return topic + "/" + strconv.Itoa(partition) }
 
-func (m *Metrics) touch(topic string, partition int, start, end bool) {
+// touch marks a partition's batch started (start) or ended.
+func (m *Metrics) touch(topic string, partition int, start bool) {
 	m.flightMu.Lock()
 	defer m.flightMu.Unlock()
-	k := flightKey(topic, partition)
-	switch {
-	case end:
-		delete(m.flights, k)
-	case start:
+	if k := flightKey(topic, partition); start {
 		m.flights[k] = m.clock.Now()
-	default:
-		if _, ok := m.flights[k]; ok {
-			m.flights[k] = m.clock.Now()
-		}
+	} else {
+		delete(m.flights, k)
 	}
 }
 
 // OnBatchStarted implements consumer.HookBatchStarted.
 func (m *Metrics) OnBatchStarted(topic string, partition int) {
 	m.inFlight.Inc()
-	m.touch(topic, partition, true, false)
+	m.touch(topic, partition, true)
 }
 
 // OnBatchDone implements consumer.HookBatchDone.
 func (m *Metrics) OnBatchDone(b change.Batch) {
 	m.inFlight.Dec()
-	m.touch(b.Topic, b.Partition, false, true)
+	m.touch(b.Topic, b.Partition, false)
 	for i := range b.Entries {
 		if o := &b.Entries[i].Outcome; o.Status == change.StatusRejected && o.Err != nil {
 			m.deadLetters.WithLabelValues(b.Target, o.Err.Class, o.Err.Code).Inc()
@@ -218,20 +230,20 @@ func (m *Metrics) OnBatchDone(b change.Batch) {
 	}
 }
 
-// OnBatchRetry implements consumer.HookBatchRetry.
-func (m *Metrics) OnBatchRetry(topic string, partition int, stage string, _ error) {
+// OnBatchRetry implements consumer.HookBatchRetry. A retry is not
+// progress: the batch's wedge clock keeps running.
+func (m *Metrics) OnBatchRetry(_ string, _ int, stage string, _ error) {
 	m.batchRetries.WithLabelValues(stage).Inc()
 	if stage == "publish" {
 		m.publishFails.Inc()
 	}
-	m.touch(topic, partition, false, false)
 }
 
 // OnBatchAbandoned implements consumer.HookBatchAbandoned.
 func (m *Metrics) OnBatchAbandoned(topic string, partition int) {
 	m.inFlight.Dec()
 	m.abandoned.Inc()
-	m.touch(topic, partition, false, true)
+	m.touch(topic, partition, false)
 }
 
 // OnCommitted implements consumer.HookCommitted.
@@ -292,15 +304,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch sc := resp.StatusCode; {
 	case sc == http.StatusTooManyRequests:
 		m.retries.WithLabelValues("429").Inc()
-		m.unreachable.Store(false)
+		m.reachableNow()
 	case sc == 502 || sc == 503 || sc == 504:
 		m.retries.WithLabelValues("5xx").Inc()
 		m.unreachableNow(fmt.Sprintf("%s %s: HTTP %d", req.Method, req.URL.Path, sc))
 	case sc >= 500 && sc != 501:
 		m.retries.WithLabelValues("5xx").Inc()
-		m.unreachable.Store(false)
+		m.reachableNow()
 	default:
-		m.unreachable.Store(false)
+		m.reachableNow()
 	}
 	if a, err := strconv.Atoi(resp.Header.Get("inin-ratelimit-allowed")); err == nil {
 		m.budgetAllowed.Set(float64(a))
@@ -316,6 +328,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (m *Metrics) unreachableNow(why string) {
 	m.unreachable.Store(true)
+	m.reachable.Set(0)
 	m.lastErr.Store(why)
 }
 
@@ -343,7 +356,17 @@ func (m *Metrics) Healthy() (bool, string) {
 	return true, "ok"
 }
 
-// Ready reports whether the worker can do its job, with the reasons if not.
+func (m *Metrics) reachableNow() {
+	m.unreachable.Store(false)
+	m.reachable.Set(1)
+}
+
+// Ready reports whether the worker can do its job, with the reasons if
+// not: it has joined the group, obtained a token and loaded its targets'
+// schemas. An outage of the API is not a reason: every pod would be
+// pulled at once (blocking node drains); it shows in the metrics
+// (gcupsert_api_reachable) and, when a batch makes no progress for the
+// wedge timeout, in /healthz.
 func (m *Metrics) Ready() (bool, []string) {
 	var why []string
 	if !m.joined.Load() {
@@ -355,9 +378,7 @@ func (m *Metrics) Ready() (bool, []string) {
 	if !m.schemasOK.Load() {
 		why = append(why, "target schemas not loaded")
 	}
-	if m.unreachable.Load() {
-		why = append(why, "Genesys API unreachable: "+m.lastErr.Load().(string))
-	}
+
 	return len(why) == 0, why
 }
 

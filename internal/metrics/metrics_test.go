@@ -93,15 +93,19 @@ func TestTransportCountsResponsesBudgetAndReadiness(t *testing.T) {
 	if code, _ := get(t, m.Handler(), "/readyz"); code != 200 {
 		t.Fatalf("readyz %d", code)
 	}
+	// An API outage does not pull the pod: it shows in the metrics.
 	status = http.StatusServiceUnavailable
 	do("/api/v2/x")
-	if code, body := get(t, m.Handler(), "/readyz"); code != 503 || !strings.Contains(body, "unreachable") {
-		t.Fatalf("readyz while the API answers 503: %d %q", code, body)
+	if code, body := get(t, m.Handler(), "/readyz"); code != 200 {
+		t.Fatalf("readyz while the API answers 503: %d %q; want ready (an outage is not the pod's)", code, body)
+	}
+	if v := testutil.ToFloat64(m.reachable); v != 0 {
+		t.Errorf("api reachable %v while it answers 503", v)
 	}
 	status = http.StatusOK
 	do("/api/v2/x")
-	if ok, why := m.Ready(); !ok {
-		t.Fatalf("not ready after the API recovered: %v", why)
+	if v := testutil.ToFloat64(m.reachable); v != 1 {
+		t.Errorf("api reachable %v after it recovered", v)
 	}
 	if v := testutil.ToFloat64(m.budgetLeft); v != 180 {
 		t.Errorf("budget left %v", v)
@@ -120,20 +124,21 @@ func TestTransportCountsResponsesBudgetAndReadiness(t *testing.T) {
 	if _, err := c.Get(srv.URL + "/api/v2/x"); err == nil {
 		t.Fatal("request to a closed server succeeded")
 	}
-	if ok, _ := m.Ready(); ok {
-		t.Fatal("ready while the API is unreachable")
+	if ok, why := m.Ready(); !ok || testutil.ToFloat64(m.reachable) != 0 {
+		t.Fatalf("unreachable API: ready %v %v, reachable %v", ok, why, testutil.ToFloat64(m.reachable))
 	}
 }
 
+// A batch in flight for longer than the wedge timeout fails /healthz, even
+// while it retries: retries are not progress.
 func TestHealthFailsWhenABatchMakesNoProgress(t *testing.T) {
 	clk := clock.NewFake(time.Unix(0, 0))
 	m := New(clk, time.Minute)
 	m.OnBatchStarted("t", 0)
 	clk.Advance(50 * time.Second)
 	m.OnBatchRetry("t", 0, "upsert", errors.New("503"))
-	clk.Advance(50 * time.Second)
 	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
-		t.Fatalf("unhealthy although the batch retried 50s ago")
+		t.Fatalf("unhealthy 50s into a batch")
 	}
 	clk.Advance(11 * time.Second)
 	if code, body := get(t, m.Handler(), "/healthz"); code != 503 || !strings.Contains(body, "t/0") {
@@ -142,6 +147,28 @@ func TestHealthFailsWhenABatchMakesNoProgress(t *testing.T) {
 	m.OnBatchAbandoned("t", 0)
 	if code, _ := get(t, m.Handler(), "/healthz"); code != 200 {
 		t.Fatal("still unhealthy after the batch ended")
+	}
+}
+
+// A partition another member owns after a rebalance keeps no series here.
+func TestRevokedPartitionsLoseTheirSeries(t *testing.T) {
+	m := New(nil, 0)
+	parts := []consumer.Partition{{Topic: "t", ID: 0}, {Topic: "t", ID: 1}}
+	m.OnAssigned(1, parts)
+	m.OnFetched("t", 0, 5)
+	m.OnFetched("t", 1, 7)
+	m.OnCommitted("t", 1, 100, time.Millisecond)
+	m.OnRevoked(1, parts)
+	m.OnAssigned(2, parts[:1])
+	m.OnFetched("t", 0, 3)
+	_, body := get(t, m.Handler(), "/metrics")
+	for _, gone := range []string{`gcupsert_consumer_lag{partition="1"`, `gcupsert_committed_offset{partition="1"`} {
+		if strings.Contains(body, gone) {
+			t.Errorf("%s still exposed after the partition was revoked", gone)
+		}
+	}
+	if !strings.Contains(body, `gcupsert_consumer_lag{partition="0",topic="t"} 3`) {
+		t.Error("the partition still owned lost its lag")
 	}
 }
 

@@ -72,6 +72,11 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 	if err != nil {
 		return nil, err
 	}
+	// The token is fetched now, not at the first batch: refused
+	// credentials stop the start, and a worker on a quiet topic is ready.
+	if err := client.CheckToken(ctx); err != nil {
+		return nil, fmt.Errorf("genesys: %w", err)
+	}
 	routes, err := newRoutes(ctx, client, cfg)
 	if err != nil {
 		return nil, err

@@ -16,8 +16,9 @@ import (
 	"github.com/gcupsert/gcupsert/internal/inspect"
 )
 
-// The worker's metrics move during a run, and readiness follows the API:
-// false while the emulator is down, true once it answers again.
+// The worker's metrics move during a run; readiness does not follow the
+// API (an outage would pull every pod at once): it shows in
+// gcupsert_api_reachable.
 func TestMetricsAndReadinessDuringARun(t *testing.T) {
 	st := newStack(t, 2)
 	emu, cfg := st.emu, st.cfg
@@ -46,7 +47,7 @@ func TestMetricsAndReadinessDuringARun(t *testing.T) {
 		return f
 	}
 	if code, _ := scrape("/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("ready before starting: %d", code)
+		t.Fatalf("ready before joining: %d", code)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,10 +81,13 @@ func TestMetricsAndReadinessDuringARun(t *testing.T) {
 
 	emu.Down(true)
 	produce(demo.Generate(300, 2, 0, 2))
-	wait("unreadiness while the API is down", func() bool {
-		c, body := scrape("/readyz")
-		return c == http.StatusServiceUnavailable && strings.Contains(body, "unreachable")
+	wait("the API shown unreachable", func() bool {
+		_, body := scrape("/metrics")
+		return strings.Contains(body, "gcupsert_api_reachable 0")
 	})
+	if code, _ := scrape("/readyz"); code != http.StatusOK {
+		t.Errorf("readyz %d while the API is down; an outage is not the pod's", code)
+	}
 	wait("a batch kept for another attempt", func() bool {
 		_, body := scrape("/metrics")
 		return strings.Contains(body, `gcupsert_batch_retries_total{stage="upsert"}`)
@@ -92,7 +96,7 @@ func TestMetricsAndReadinessDuringARun(t *testing.T) {
 		t.Errorf("healthz %d while merely retrying", code)
 	}
 	emu.Down(false)
-	wait("readiness after the API is back", func() bool { c, _ := scrape("/readyz"); return c == http.StatusOK })
+	wait("the API reachable again", func() bool { _, body := scrape("/metrics"); return strings.Contains(body, "gcupsert_api_reachable 1") })
 	wait("more records created", func() bool { return created() > first })
 	_, body := scrape("/metrics")
 	for _, want := range []string{"gcupsert_http_responses_total{code=\"503\",kind=\"api\"}",
@@ -100,5 +104,31 @@ func TestMetricsAndReadinessDuringARun(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// A worker on a quiet topic turns ready once it has joined: the token is
+// fetched at start, not at the first batch, so a rolling update does not
+// stall.
+func TestReadyOnAQuietTopic(t *testing.T) {
+	st := newStack(t, 1)
+	w, err := worker.New(st.cfg, worker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, why := w.Metrics().Ready()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready on a quiet topic: %v", why)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
