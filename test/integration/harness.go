@@ -96,6 +96,7 @@ func (e *env) config(group string) config.Config {
 
 // running is a worker running in the background.
 type running struct {
+	w    *worker.Worker
 	stop func()
 	done chan error
 }
@@ -107,7 +108,7 @@ func (e *env) start(cfg config.Config) *running {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{stop: cancel, done: make(chan error, 1)}
+	r := &running{w: w, stop: cancel, done: make(chan error, 1)}
 	go func() { r.done <- w.Run(ctx) }()
 	e.t.Cleanup(func() { r.halt(e.t) })
 	return r

@@ -21,6 +21,7 @@ func Run(t *testing.T, c Cluster) {
 		{"RestartResumesFromCommittedOffsets", testRestartResumesFromCommittedOffsets},
 		{"SecondMemberJoinsMidStream", testSecondMemberJoinsMidStream},
 		{"InvalidEventsAreDeadLettered", testInvalidEventsAreDeadLettered},
+		{"HostileAndOversizedEvents", testHostileAndOversizedEvents},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
 	}
