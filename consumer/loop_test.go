@@ -12,6 +12,7 @@ import (
 
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/decode"
+	"github.com/gcupsert/gcupsert/internal/kafkaread"
 	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/sink"
 )
@@ -113,7 +114,7 @@ type loopHarness struct {
 	target  *fakeTarget
 	pub     *fakePub
 	c       *Consumer
-	msgs    chan message
+	msgs    chan kafkaread.Message
 	mu      sync.Mutex
 	commits []int64
 	done    chan struct{}
@@ -134,7 +135,7 @@ func newLoop(t *testing.T, cfg Config, target *fakeTarget, pub *fakePub) *loopHa
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &loopHarness{t: t, target: target, pub: pub, c: c, msgs: make(chan message), done: make(chan struct{})}
+	h := &loopHarness{t: t, target: target, pub: pub, c: c, msgs: make(chan kafkaread.Message), done: make(chan struct{})}
 	w := c.newPartitionWorker("t", 0, 0, func(_ string, _ int, next int64) {
 		h.mu.Lock()
 		h.commits = append(h.commits, next)
@@ -157,7 +158,7 @@ func (h *loopHarness) send(key string, bad bool) {
 
 func (h *loopHarness) sendData(key, data string) {
 	h.t.Helper()
-	h.msgs <- message{Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":` + data + `}`)}
+	h.msgs <- kafkaread.Message{Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":` + data + `}`)}
 	h.next++
 }
 
@@ -311,7 +312,7 @@ func TestOneBatchInFlightPerPartition(t *testing.T) {
 		h.send("c", false)
 		read := make(chan struct{})
 		go func() {
-			h.msgs <- message{Offset: 3, Key: []byte("d"), Value: []byte(`{"op":"upsert","data":{}}`)}
+			h.msgs <- kafkaread.Message{Offset: 3, Key: []byte("d"), Value: []byte(`{"op":"upsert","data":{}}`)}
 			close(read)
 		}()
 		synctest.Wait()

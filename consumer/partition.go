@@ -8,6 +8,7 @@ import (
 
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/kafkaread"
 )
 
 // partitionWorker owns one assigned partition for one generation.
@@ -52,13 +53,13 @@ func (w *partitionWorker) limits() batchLimits {
 // batch (bounded by workCtx) and returns. The current unsent batch is
 // abandoned uncommitted.
 func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
-	f := &fetcher{
-		client: w.c.client, topic: w.topic, partition: w.partition, offset: w.start,
-		reset: w.c.cfg.StartOffset, maxWait: w.c.cfg.MaxWait, clock: w.c.cfg.Clock, log: w.log,
+	f := &kafkaread.Fetcher{
+		Client: w.c.client, Topic: w.topic, Partition: w.partition, Offset: w.start,
+		Reset: int64(w.c.cfg.StartOffset), MaxWait: w.c.cfg.MaxWait, Clock: w.c.cfg.Clock, Log: w.log,
 	}
-	msgs := make(chan message, 64)
+	msgs := make(chan kafkaread.Message, 64)
 	var fetching sync.WaitGroup
-	fetching.Go(func() { f.run(fetchCtx, msgs) })
+	fetching.Go(func() { f.Run(fetchCtx, msgs) })
 	defer fetching.Wait()
 	w.loop(workCtx, msgs)
 }
@@ -66,7 +67,7 @@ func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
 // loop batches messages and hands full or lingered batches to the sender.
 // It returns when msgs is closed (after the in-flight batch finished) or
 // when workCtx ends.
-func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan message) {
+func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Message) {
 	s := &loopState{w: w, l: w.limits(), cur: newBatch(w.topic, w.partition), expected: w.start}
 	defer s.stopLinger()
 	for {
@@ -111,8 +112,8 @@ type loopState struct {
 	w        *partitionWorker
 	l        batchLimits
 	cur      *batch
-	carry    *message  // a message that did not fit cur
-	inflight chan sent // nil when no batch is in flight
+	carry    *kafkaread.Message // a message that did not fit cur
+	inflight chan sent          // nil when no batch is in flight
 	linger   clock.Timer
 	lingerC  <-chan time.Time
 	lingered bool
@@ -145,7 +146,7 @@ func (s *loopState) handOver(workCtx context.Context) {
 }
 
 // received takes a fetched message.
-func (s *loopState) received(m message) {
+func (s *loopState) received(m kafkaread.Message) {
 	w := s.w
 	if m.Offset != s.expected && s.expected >= 0 {
 		w.log.Debug("offset gap (compaction or transaction markers)", "expected", s.expected, "got", m.Offset)
@@ -163,7 +164,7 @@ func (s *loopState) received(m message) {
 
 // add places m into cur, starting the linger timer, and reports whether
 // it fit.
-func (s *loopState) add(m message) bool {
+func (s *loopState) add(m kafkaread.Message) bool {
 	if !s.w.add(s.l, s.cur, m) {
 		return false
 	}
@@ -180,7 +181,7 @@ func (s *loopState) add(m message) bool {
 
 // add decodes and prepares m and places it into cur, or reports that it
 // does not fit.
-func (w *partitionWorker) add(l batchLimits, cur *batch, m message) bool {
+func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message) bool {
 	rec, rerr := w.route.Decoder.Decode(m.Key, m.Value)
 	var it change.Item
 	if rerr == nil {
