@@ -26,6 +26,7 @@ import (
 type Message struct {
 	Offset        int64
 	Key, Value    []byte
+	Headers       []kafka.Header
 	HighWaterMark int64
 }
 
@@ -129,7 +130,7 @@ func (f *Fetcher) deliver(ctx context.Context, res *kafka.FetchResponse, out cha
 				continue
 			}
 			select {
-			case out <- Message{Offset: rec.Offset, Key: key, Value: value, HighWaterMark: res.HighWatermark}:
+			case out <- Message{Offset: rec.Offset, Key: key, Value: value, Headers: rec.Headers, HighWaterMark: res.HighWatermark}:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
