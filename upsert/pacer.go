@@ -18,20 +18,29 @@ import (
 //
 // The pacer learns the budget (inin-ratelimit-allowed), the requests used in
 // the current window (inin-ratelimit-count) and the seconds to the window's
-// end (inin-ratelimit-reset) from every /api/v2 response, and spreads the
-// requests the window has left evenly over the time left, holding back a
-// reserve and counting requests in flight. When the window is believed over,
-// a single request goes first; the others follow once its response has shown
-// the new window. A 429 holds every request back for its Retry-After. Until
-// the first response has been seen a single request is in flight; when
-// responses carry no such headers, requests are not paced.
+// end (inin-ratelimit-reset) from every /api/v2 response, counting the
+// requests in flight. In burst mode (the default) the budget a window has
+// left is spent as soon as there is work, since the window's reset is known:
+// a backlog takes as few windows as its requests need. Only the last
+// Reserve of the budget goes one request at a time, each after the answer
+// to the previous one has shown the count, so that no request of this
+// process meets a 429. In even mode the requests the window has left are
+// spread evenly over the time left, the reserve held back. When the window
+// is believed over, a single request goes first; the others follow once its
+// response has shown the new window. A 429 holds every request back for its
+// Retry-After. Until the first response has been seen a single request is
+// in flight; when responses carry no such headers, requests are not paced.
 type Pacing struct {
 	// Disabled turns the pacer off.
 	Disabled bool
-	// Reserve is the fraction of each window's budget left unused, as a
-	// margin for requests the worker cannot see (token refreshes, replays
-	// after a 401, another process on the same token). Default 0.02;
-	// at least one request is always held back.
+	// Even spreads each window's requests over the window instead of
+	// spending its budget at once.
+	Even bool
+	// Reserve is the fraction of each window's budget used carefully: in
+	// burst mode one request at a time, in even mode not at all (a margin
+	// for requests the worker cannot see: token refreshes, replays after a
+	// 401, another process on the same token). Default 0.02; at least one
+	// request.
 	Reserve float64
 }
 
@@ -64,6 +73,7 @@ const probeStep = 250 * time.Millisecond
 // are pure functions of their arguments and the state, so the pacing
 // decision can be tested on its own.
 type paceState struct {
+	even    bool // spread the window's requests instead of spending them at once
 	known   bool // a response carried the headers
 	unpaced bool // a response came without the headers and none with
 	allowed int
@@ -111,6 +121,16 @@ func (s *paceState) decide(now time.Time, reserveFrac float64) (start bool, wait
 			return true, 0
 		}
 		return false, 0
+	}
+	if !s.even {
+		left := s.allowed - s.count - s.inflight
+		switch {
+		case left <= 0:
+			return false, s.resetAt.Sub(now)
+		case left <= reserveOf(s.allowed, reserveFrac) && s.inflight > 0:
+			return false, 0 // the next answer shows the count
+		}
+		return true, 0
 	}
 	remaining := s.allowed - reserveOf(s.allowed, reserveFrac) - s.count - s.inflight
 	if remaining <= 0 {
@@ -196,7 +216,7 @@ type pacer struct {
 }
 
 func newPacer(c clock.Clock, p Pacing, maxHold time.Duration) *pacer {
-	return &pacer{clock: c, reserve: p.Reserve, maxHold: maxHold, changed: make(chan struct{})}
+	return &pacer{clock: c, reserve: p.Reserve, maxHold: maxHold, changed: make(chan struct{}), st: paceState{even: p.Even}}
 }
 
 // acquire waits until a request may start and returns the function to call

@@ -25,12 +25,20 @@ func TestPaceDecide(t *testing.T) {
 		{"first request goes alone", paceState{}, true, 0},
 		{"then waits for its answer", paceState{inflight: 1}, false, 0},
 		{"no headers: unpaced", paceState{unpaced: true, inflight: 5}, true, 0},
-		{"spread: 190 left over 10s, 20ms since the last", paceState{known: true, allowed: 300, count: 100, inflight: 4,
+		{"even: 190 left over 10s, 20ms since the last", paceState{even: true, known: true, allowed: 300, count: 100, inflight: 4,
 			resetAt: now.Add(10 * time.Second), lastStart: now.Add(-20 * ms)}, false, 10*time.Second/190 - 20*ms},
-		{"spread: gap elapsed", paceState{known: true, allowed: 300, count: 100,
+		{"even: gap elapsed", paceState{even: true, known: true, allowed: 300, count: 100,
 			resetAt: now.Add(10 * time.Second), lastStart: now.Add(-time.Second)}, true, 0},
-		{"budget spent: wait for the reset", paceState{known: true, allowed: 300, count: 290, inflight: 4,
+		{"even: reserve reached, wait for the reset", paceState{even: true, known: true, allowed: 300, count: 290, inflight: 4,
 			resetAt: now.Add(3 * time.Second), lastStart: now.Add(-time.Second)}, false, 3 * time.Second},
+		{"burst: budget left, start at once", paceState{known: true, allowed: 300, count: 100, inflight: 4,
+			resetAt: now.Add(10 * time.Second), lastStart: now.Add(-ms)}, true, 0},
+		{"burst: within the reserve, one at a time", paceState{known: true, allowed: 300, count: 290, inflight: 4,
+			resetAt: now.Add(3 * time.Second)}, false, 0},
+		{"burst: within the reserve, none in flight", paceState{known: true, allowed: 300, count: 297,
+			resetAt: now.Add(3 * time.Second)}, true, 0},
+		{"burst: budget spent, wait for the reset", paceState{known: true, allowed: 300, count: 299, inflight: 1,
+			resetAt: now.Add(3 * time.Second)}, false, 3 * time.Second},
 		{"window over: one probe", paceState{known: true, allowed: 300, count: 294, resetAt: now.Add(-ms)}, true, 0},
 		{"window over, probe in flight", paceState{known: true, allowed: 300, count: 294, inflight: 1, resetAt: now}, false, 0},
 		{"after a 429", paceState{known: true, allowed: 300, count: 10, resetAt: now.Add(time.Minute), blockedUntil: now.Add(7 * time.Second)}, false, 7 * time.Second},
@@ -121,10 +129,11 @@ func TestPacerKeepsWithinTheWindow(t *testing.T) {
 	for _, tc := range []struct {
 		window   time.Duration
 		parallel int
-	}{{6 * time.Second, 1}, {6 * time.Second, 8}, {60 * time.Second, 8}} {
+		even     bool
+	}{{6 * time.Second, 1, false}, {6 * time.Second, 8, false}, {60 * time.Second, 8, false}, {6 * time.Second, 8, true}, {60 * time.Second, 8, true}} {
 		synctest.Test(t, func(t *testing.T) {
 			start := time.Now()
-			p := newPacer(clock.Real, Pacing{Reserve: 0.02}, time.Minute)
+			p := newPacer(clock.Real, Pacing{Reserve: 0.02, Even: tc.even}, time.Minute)
 			srv := &fixedWindow{allowed: 300, length: tc.window}
 			const n = 1000
 			ctx := context.Background()
@@ -159,8 +168,8 @@ func TestPacerKeepsWithinTheWindow(t *testing.T) {
 			elapsed := time.Since(start)
 			budget := float64(srv.allowed) * elapsed.Seconds() / tc.window.Seconds()
 			used := float64(n) / budget
-			t.Logf("window %s, %d parallel: %d requests in %s, %.1f%% of the budget, %d denied, at most %d in a window",
-				tc.window, tc.parallel, n, elapsed, 100*used, srv.denied, srv.max)
+			t.Logf("window %s, %d parallel, even %v: %d requests in %s, %.1f%% of the budget, %d denied, at most %d in a window",
+				tc.window, tc.parallel, tc.even, n, elapsed, 100*used, srv.denied, srv.max)
 			if srv.denied != 0 {
 				t.Errorf("%d requests denied", srv.denied)
 			}
@@ -168,6 +177,11 @@ func TestPacerKeepsWithinTheWindow(t *testing.T) {
 			// figure is the same on every run.
 			if used < 0.95 {
 				t.Errorf("used %.1f%% of the budget, want >= 95%%", 100*used)
+			}
+			// In burst mode a backlog takes the windows its requests need:
+			// the last one starts at once and ends a moment later.
+			if windows := (n + srv.allowed - 1) / srv.allowed; !tc.even && elapsed > time.Duration(windows-1)*tc.window+tc.window/10 {
+				t.Errorf("%d requests took %s; %d windows of %s should do", n, elapsed, windows, tc.window)
 			}
 		})
 	}
