@@ -83,9 +83,17 @@ type fakePub struct {
 	batches []sink.Batch
 	fail    int
 	err     error
+	block   chan struct{} // when set, each publish waits for a receive on it
 }
 
 func (p *fakePub) PublishOutcomes(ctx context.Context, b change.Batch) error {
+	if p.block != nil {
+		select {
+		case <-p.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail > 0 {
@@ -388,6 +396,54 @@ func TestRejectedNewerEventRevivesTheOneItSuperseded(t *testing.T) {
 		}
 		if len(written) != 1 || written[0] != 0 {
 			t.Fatalf("a's sync events at offsets %v, want [0]", written)
+		}
+	})
+}
+
+// The next batch's requests go while the previous batch's events are
+// written; its events follow the previous batch's, and offsets are
+// committed in order, each once both are done.
+func TestRequestsGoWhileThePreviousEventsAreWritten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := &fakeTarget{calls: make(chan int, 10)}
+		pub := &fakePub{block: make(chan struct{})}
+		h := newLoop(t, Config{Linger: 0, MaxRecords: 1}, tg, pub)
+		h.send("a", false)
+		<-tg.calls // batch 1 upserted; its publish waits
+		h.send("b", false)
+		synctest.Wait()
+		select {
+		case <-tg.calls: // batch 2 upserted while batch 1's events wait
+		default:
+			t.Fatal("the next batch waited for the previous batch's events")
+		}
+		h.wantCommit(-1)
+		if n := len(pub.published()); n != 0 {
+			t.Fatalf("%d batches published", n)
+		}
+		// A third batch waits: one upserted and one publishing at most.
+		h.send("c", false)
+		synctest.Wait()
+		select {
+		case <-tg.calls:
+			t.Fatal("a third batch went with two in flight")
+		default:
+		}
+		pub.block <- struct{}{}
+		h.wantCommit(1)
+		if p := pub.published(); len(p) != 1 || p[0].Syncs[0].Key != "a" {
+			t.Fatalf("published %+v, want batch a first", p)
+		}
+		pub.block <- struct{}{}
+		<-tg.calls
+		pub.block <- struct{}{}
+		h.wantCommit(3)
+		var keys []string
+		for _, b := range pub.published() {
+			keys = append(keys, b.Syncs[0].Key)
+		}
+		if fmt.Sprint(keys) != "[a b c]" {
+			t.Fatalf("events published in the order %v", keys)
 		}
 	})
 }

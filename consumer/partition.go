@@ -29,12 +29,6 @@ func (c *Consumer) newPartitionWorker(topic string, partition int, start int64, 
 	}
 }
 
-// sent is what the sender goroutine reports back.
-type sent struct {
-	next int64 // offset to commit; valid when err is nil
-	err  error
-}
-
 func (w *partitionWorker) limits() batchLimits {
 	tl := w.route.Target.Limits()
 	l := batchLimits{target: tl, maxRecords: tl.MaxRecords, maxBytes: tl.MaxBytes}
@@ -64,9 +58,11 @@ func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
 	w.loop(workCtx, msgs)
 }
 
-// loop batches messages and hands full or lingered batches to the sender.
-// It returns when msgs is closed (after the in-flight batch finished) or
-// when workCtx ends.
+// loop batches messages and hands full or lingered batches to the sender:
+// a batch's requests may go while the previous batch's events are written
+// (at most two batches in flight, one of them upserting), and offsets are
+// committed in order once a batch is done. It returns when msgs is closed
+// (after the batches in flight finished) or when workCtx ends.
 func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Message) {
 	s := &loopState{w: w, l: w.limits(), cur: newBatch(w.topic, w.partition), expected: w.start}
 	defer s.stopLinger()
@@ -76,31 +72,52 @@ func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Me
 		if s.carry != nil || s.cur.full(s.l) {
 			in = nil // back-pressure until the sender is free
 		}
+		var finished <-chan struct{}
+		if len(s.pending) > 0 {
+			finished = s.pending[0].finished
+		}
 		select {
 		case m, ok := <-in:
-			if !ok { // fetching stopped: finish the in-flight batch only
-				if s.inflight != nil {
-					if r := <-s.inflight; r.err == nil {
-						w.commit(w.topic, w.partition, r.next)
-					}
-				}
+			if !ok { // fetching stopped: finish the batches in flight only
+				s.drain()
 				return
 			}
 			s.received(m)
 		case <-s.lingerC:
 			s.linger, s.lingerC, s.lingered = nil, nil, true
-		case r := <-s.inflight:
-			s.inflight = nil
-			if r.err != nil {
+		case <-s.upserted:
+			s.upserted = nil
+		case <-finished:
+			if !s.done() {
 				// The generation ended, the drain timed out or the consumer
 				// stopped: stop without committing past the failed batch.
 				return
 			}
-			w.commit(w.topic, w.partition, r.next)
 		case <-workCtx.Done():
-			if s.inflight != nil {
-				<-s.inflight
-			}
+			s.drain()
+			return
+		}
+	}
+}
+
+// done pops the oldest batch in flight, which has finished, and commits
+// it; false when it failed.
+func (s *loopState) done() bool {
+	f := s.pending[0]
+	s.pending = s.pending[1:]
+	if f.err != nil {
+		return false
+	}
+	s.w.commit(s.w.topic, s.w.partition, f.next)
+	return true
+}
+
+// drain waits for the batches in flight, committing those that finished
+// in order until one failed.
+func (s *loopState) drain() {
+	for len(s.pending) > 0 {
+		<-s.pending[0].finished
+		if !s.done() {
 			return
 		}
 	}
@@ -109,11 +126,14 @@ func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Me
 // loopState is what the loop of one partition worker holds between
 // messages. Only the loop's goroutine uses it.
 type loopState struct {
-	w        *partitionWorker
-	l        batchLimits
-	cur      *batch
-	carry    *kafkaread.Message // a message that did not fit cur
-	inflight chan sent          // nil when no batch is in flight
+	w     *partitionWorker
+	l     batchLimits
+	cur   *batch
+	carry *kafkaread.Message // a message that did not fit cur
+	// pending are the batches in flight, oldest first; upserted is the
+	// newest one's, nil once its upsert is done.
+	pending  []*flight
+	upserted <-chan struct{}
 	linger   clock.Timer
 	lingerC  <-chan time.Time
 	lingered bool
@@ -128,16 +148,23 @@ func (s *loopState) stopLinger() {
 	s.lingered = false
 }
 
-// handOver starts sending cur when it is ready and the sender is idle.
+// handOver starts sending cur when it is ready, no batch is upserting and
+// at most one is publishing.
 func (s *loopState) handOver(workCtx context.Context) {
-	if s.inflight != nil || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l)) {
+	if s.upserted != nil || len(s.pending) >= 2 || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l)) {
 		return
 	}
 	b := s.cur
 	s.cur = newBatch(s.w.topic, s.w.partition)
 	s.stopLinger()
-	s.inflight = make(chan sent, 1)
-	go s.w.send(workCtx, b, s.inflight)
+	var prev *flight
+	if len(s.pending) > 0 {
+		prev = s.pending[len(s.pending)-1]
+	}
+	f := newFlight()
+	s.pending = append(s.pending, f)
+	s.upserted = f.upserted
+	go s.w.send(workCtx, b, prev, f)
 	if s.carry != nil {
 		m := *s.carry
 		s.carry = nil

@@ -10,36 +10,65 @@ import (
 	"github.com/gcupsert/gcupsert/internal/retry"
 )
 
-// send upserts a batch, publishes its events and reports the offset to
-// commit.
-func (w *partitionWorker) send(ctx context.Context, b *batch, done chan<- sent) {
+// flight is one batch handed to the sender. The sender closes upserted
+// once the target gave every record an outcome (or it failed), and
+// finished once the batch's events are acknowledged (or it failed); next
+// and err are set before finished is closed.
+type flight struct {
+	upserted, finished chan struct{}
+	next               int64
+	err                error
+}
+
+func newFlight() *flight {
+	return &flight{upserted: make(chan struct{}), finished: make(chan struct{})}
+}
+
+// send upserts a batch, then, once the previous batch's events are
+// acknowledged, publishes its own: the next batch's requests go while this
+// one's events are written, and the events of one key stay in order.
+func (w *partitionWorker) send(ctx context.Context, b *batch, prev, f *flight) {
 	for _, h := range w.c.hooks.started {
 		h.OnBatchStarted(w.topic, w.partition)
 	}
-	next, err := w.sendBatch(ctx, b)
+	out, err := w.upsertBatch(ctx, b)
+	close(f.upserted)
+	if err == nil && prev != nil {
+		<-prev.finished
+		if prev.err != nil {
+			err = fmt.Errorf("the previous batch failed: %w", prev.err)
+		}
+	}
+	if err == nil {
+		err = w.publish(ctx, b, out)
+	}
 	if err != nil {
 		for _, h := range w.c.hooks.abandoned {
 			h.OnBatchAbandoned(w.topic, w.partition)
 		}
+	} else {
+		f.next = b.last() + 1
 	}
-	done <- sent{next: next, err: err}
+	f.err = err
+	close(f.finished)
 }
 
-func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error) {
+// upsertBatch sends a batch's items until each has an outcome, with at
+// most MaxInflight partitions sending at once.
+func (w *partitionWorker) upsertBatch(ctx context.Context, b *batch) (change.Batch, error) {
 	cfg := w.c.cfg
 	select {
 	case w.c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return change.Batch{}, ctx.Err()
 	}
 	defer func() { <-w.c.sem }()
-
 	start := cfg.Clock.Now()
 	var res change.Result
 	if len(b.items) > 0 {
 		var err error
 		if res, err = w.upsertItems(ctx, b, b.items); err != nil {
-			return 0, err
+			return change.Batch{}, err
 		}
 		for i := range b.entries {
 			if e := &b.entries[i]; e.kind == entryItem {
@@ -47,19 +76,23 @@ func (w *partitionWorker) sendBatch(ctx context.Context, b *batch) (int64, error
 			}
 		}
 		if err := w.revive(ctx, b, &res); err != nil {
-			return 0, err
+			return change.Batch{}, err
 		}
 	}
-	out := w.finish(b, res, cfg.Clock.Now().Sub(start))
+	return w.finish(b, res, cfg.Clock.Now().Sub(start)), nil
+}
+
+// publish writes the batch's outbound events until acknowledged.
+func (w *partitionWorker) publish(ctx context.Context, b *batch, out change.Batch) error {
 	err := w.retry(ctx, b, "publish", func() error { return w.c.pub.PublishOutcomes(ctx, out) })
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for _, h := range w.c.hooks.done {
 		h.OnBatchDone(out)
 	}
 	w.log.Debug("batch done", "first_offset", b.first(), "last_offset", b.last(), "records", len(out.Entries), "latency", out.Latency)
-	return b.last() + 1, nil
+	return nil
 }
 
 // finish is the batch as the publisher and the hooks see it.
