@@ -297,6 +297,9 @@ func LoadUnchecked(path string, environ []string) (Config, error) {
 		}
 	}
 	env := envMap(environ)
+	if err := checkEnvNames(env); err != nil {
+		return Config{}, err
+	}
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
 	}
