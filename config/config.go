@@ -99,13 +99,17 @@ type SASL struct {
 
 // Genesys is the API connection.
 type Genesys struct {
-	Region           string   `yaml:"region"`
-	BaseURL          string   `yaml:"base_url"`
-	LoginURL         string   `yaml:"login_url"`
-	ClientID         string   `yaml:"client_id"`
-	ClientSecret     Secret   `yaml:"-"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	Timeout          Duration `yaml:"timeout"`
+	Region           string `yaml:"region"`
+	BaseURL          string `yaml:"base_url"`
+	LoginURL         string `yaml:"login_url"`
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     Secret `yaml:"-"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// AuthStyle is how the credentials reach the token endpoint: basic
+	// (raw in the Basic header, as the Genesys SDKs send them) or
+	// basic_urlencoded (URL-encoded first, as RFC 6749 says).
+	AuthStyle string   `yaml:"auth_style"`
+	Timeout   Duration `yaml:"timeout"`
 	// RequestsPerSecond paces requests on the client side; 0 means no pacing.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
@@ -245,7 +249,7 @@ func Default() Config {
 			MaxWait:           Duration(250 * time.Millisecond),
 			CommitInterval:    Duration(time.Second),
 		},
-		Genesys: Genesys{Region: "us_east_1", Timeout: Duration(30 * time.Second)},
+		Genesys: Genesys{Region: "us_east_1", AuthStyle: "basic", Timeout: Duration(30 * time.Second)},
 		Retry: Retry{
 			InitialInterval: Duration(500 * time.Millisecond),
 			MaxInterval:     Duration(30 * time.Second),
