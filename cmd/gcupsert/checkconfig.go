@@ -32,6 +32,11 @@ func (c *checker) ok(what, detail string, args ...any) {
 	fmt.Fprintf(c.w, "ok    %-8s %s\n", what, fmt.Sprintf(detail, args...))
 }
 
+// warn reports a check that could not be made; it does not fail.
+func (c *checker) warn(what, detail string, args ...any) {
+	fmt.Fprintf(c.w, "warn  %-8s %s\n", what, fmt.Sprintf(detail, args...))
+}
+
 func (c *checker) fail(what, detail string, args ...any) {
 	c.failed++
 	fmt.Fprintf(c.w, "FAIL  %-8s %s\n", what, fmt.Sprintf(detail, args...))
@@ -94,6 +99,7 @@ func checkKafka(c *checker, cfg config.Config, timeout time.Duration) {
 		return
 	}
 	c.ok("kafka", "%d broker(s) reachable at %s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","))
+	checkSessionTimeout(ctx, c, kc, cfg.Kafka.SessionTimeout.D())
 	found := map[string]kafka.Topic{}
 	for _, t := range md.Topics {
 		found[t.Name] = t
@@ -117,6 +123,21 @@ func checkKafka(c *checker, cfg config.Config, timeout time.Duration) {
 			c.fail("kafka", "outbound topic %s: %v (create it, or set kafka.create_topics)", name, topicErr(t, ok))
 		}
 	}
+}
+
+// checkSessionTimeout checks kafka.session_timeout against the brokers'
+// bounds, as the worker does at start.
+func checkSessionTimeout(ctx context.Context, c *checker, kc *kafka.Client, d time.Duration) {
+	b, err := worker.ReadSessionBounds(ctx, kc)
+	if err != nil {
+		c.warn("kafka", "kafka.session_timeout %s not checked: the brokers' bounds cannot be read: %v", d, err)
+		return
+	}
+	if err := b.Check(d); err != nil {
+		c.fail("kafka", "%v", err)
+		return
+	}
+	c.ok("kafka", "kafka.session_timeout %s within the brokers' bounds (%s)", d, b)
 }
 
 func topicErr(t kafka.Topic, ok bool) error {
