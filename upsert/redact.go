@@ -1,8 +1,8 @@
 package upsert
 
 import (
-	"net/url"
 	"encoding/base64"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
