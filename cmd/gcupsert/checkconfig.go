@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,44 +174,63 @@ func checkGenesys(c *checker, cfg config.Config, timeout time.Duration, stderr i
 	c.ok("genesys", "token obtained from %s for client %s", host, cfg.Genesys.ClientID)
 	for i, r := range cfg.Routes {
 		what := fmt.Sprintf("routes[%d] %s", i, r.Topic)
+		var doc []byte
 		switch r.Target {
 		case "customobjects":
-			doc, err := os.ReadFile(r.SchemaFile)
-			if err == nil {
-				_, err = customobjects.New(client, customobjects.Config{Schema: r.Schema, SchemaJSON: doc,
-					Conflict: change.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
-			}
-			if err != nil {
-				c.fail("schema", "%s: customobjects schema %s (%s): %v", what, r.Schema, r.SchemaFile, err)
-				continue
-			}
-			c.ok("schema", "%s: customobjects schema %s compiles from %s", what, r.Schema, r.SchemaFile)
+			doc = checkSchemaFile(c, client, what, r)
 		case "datatables":
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			t, err := client.GetTable(ctx, r.Table, true)
-			cancel()
-			if err != nil {
-				c.fail("schema", "%s: data table %q: %v", what, r.Table, err)
-				continue
-			}
-			c.ok("schema", "%s: data table %q found (id %s), fields: %s", what, t.Name, t.ID, fieldNames(t.Schema))
-			refs := make([]string, 0, len(r.References))
-			for f := range r.References {
-				refs = append(refs, f)
-			}
-			sort.Strings(refs)
-			for _, f := range refs {
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				rt, err := client.GetTable(ctx, r.References[f], false)
-				cancel()
-				if err != nil {
-					c.fail("schema", "%s: references.%s: data table %q: %v", what, f, r.References[f], err)
-					continue
-				}
-				c.ok("schema", "%s: references.%s: data table %q found (id %s)", what, f, rt.Name, rt.ID)
+			doc = checkTable(c, client, what, r, timeout)
+		}
+		if doc == nil {
+			continue
+		}
+		if err := worker.CheckFields(fmt.Sprintf("routes[%d]", i), r, doc); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				c.fail("schema", "%s", line)
 			}
 		}
 	}
+}
+
+// checkSchemaFile checks that a customobjects route's schema file compiles
+// and returns it; nil when it does not.
+func checkSchemaFile(c *checker, client *upsert.Client, what string, r config.Route) []byte {
+	doc, err := os.ReadFile(r.SchemaFile)
+	if err == nil {
+		_, err = customobjects.New(client, customobjects.Config{Schema: r.Schema, SchemaJSON: doc,
+			Conflict: change.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
+	}
+	if err != nil {
+		c.fail("schema", "%s: customobjects schema %s (%s): %v", what, r.Schema, r.SchemaFile, err)
+		return nil
+	}
+	c.ok("schema", "%s: customobjects schema %s compiles from %s", what, r.Schema, r.SchemaFile)
+	return doc
+}
+
+// checkTable checks that a datatables route's table and the tables its
+// references name exist, and returns the table's schema; nil when the
+// table cannot be read.
+func checkTable(c *checker, client *upsert.Client, what string, r config.Route, timeout time.Duration) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t, err := client.GetTable(ctx, r.Table, true)
+	cancel()
+	if err != nil {
+		c.fail("schema", "%s: data table %q: %v", what, r.Table, err)
+		return nil
+	}
+	c.ok("schema", "%s: data table %q found (id %s), fields: %s", what, t.Name, t.ID, fieldNames(t.Schema))
+	for _, f := range slices.Sorted(maps.Keys(r.References)) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		rt, err := client.GetTable(ctx, r.References[f], false)
+		cancel()
+		if err != nil {
+			c.fail("schema", "%s: references.%s: data table %q: %v", what, f, r.References[f], err)
+			continue
+		}
+		c.ok("schema", "%s: references.%s: data table %q found (id %s)", what, f, rt.Name, rt.ID)
+	}
+	return t.Schema
 }
 
 func fieldNames(schema []byte) string {

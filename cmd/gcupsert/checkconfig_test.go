@@ -112,6 +112,15 @@ func TestCheckConfig(t *testing.T) {
 			t.Fatalf("code %d:\n%s", code, out)
 		}
 	})
+	t.Run("fields the schemas lack", func(t *testing.T) {
+		bad := strings.Replace(checkConfigYAML(brokers, apiURL, schema, "Accounts"), "schema_file: "+schema, "schema_file: "+schema+"\n    unique_fields: [acountNumber]", 1)
+		bad = strings.Replace(bad, "references: {regionId: Regions}", "references: {region: Regions}", 1)
+		code, out := runCmd(t, "check-config", "--config", writeFile(t, "fields.yaml", bad), "--timeout", "5s")
+		if code != 1 || !strings.Contains(out, `FAIL  schema   routes[0].unique_fields[0]: "acountNumber" is not a field of schema customerAccounts`) ||
+			!strings.Contains(out, `FAIL  schema   routes[1].references.region: "region" is not a field of table Accounts`) {
+			t.Fatalf("code %d:\n%s", code, out)
+		}
+	})
 	t.Run("broker down", func(t *testing.T) {
 		cfg := checkConfigYAML("127.0.0.1:1", apiURL, schema, "Accounts")
 		code, out := runCmd(t, "check-config", "--config", writeFile(t, "nobroker.yaml", cfg), "--timeout", "2s")

@@ -161,9 +161,13 @@ func newRoutes(ctx context.Context, client *upsert.Client, cfg config.Config) (m
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
 		}
+		key := fmt.Sprintf("routes[%d]", i)
 		t, err := NewTarget(ctx, client, cfg, r)
+		if ferr := checkTargetFields(key, r, t, err); ferr != nil {
+			return nil, ferr
+		}
 		if err != nil {
-			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+			return nil, fmt.Errorf("%s (%s): %w", key, r.Topic, err)
 		}
 		routes[r.Topic] = consumer.Route{Decoder: d, Target: t}
 	}
