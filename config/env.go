@@ -32,6 +32,8 @@ var otherEnv = map[string]string{
 	"GCUPSERT_TEST_BROKERS":           "the integration and end-to-end tests: a running broker",
 	"GCUPSERT_TEST_LOG":               "the integration tests: show the workers' logs",
 	"GCUPSERT_KAFKA_DIR":              "the end-to-end tests and scripts/kafka/kafka.sh: the broker's directory",
+	"GCUPSERT_KAFKA_HOME":             "scripts/kafka/kafka.sh: its cache of the broker's jars",
+	"GCUPSERT_KAFKA_START_TIMEOUT":    "scripts/kafka/kafka.sh: how long to wait for the broker",
 	"GCUPSERT_EVENTS_DUMP":            "the event schema tests: a directory to write the events to",
 }
 

@@ -41,10 +41,12 @@ func TestUnknownEnvironmentVariablesAreRefused(t *testing.T) {
 
 // otherEnv holds exactly the GCUPSERT_ variables read outside this package
 // that are not configuration keys: every string constant naming one in
-// the tree's code, and every one a test reads with os.Getenv or
-// os.LookupEnv (tests also hold wrong names on purpose).
+// the tree's code, every one a test reads with os.Getenv or os.LookupEnv
+// (tests also hold wrong names on purpose), and every one a shell script
+// expands.
 func TestOtherEnvIsWhatTheTreeReads(t *testing.T) {
 	name := regexp.MustCompile(`^GCUPSERT_[A-Z0-9_]*[A-Z0-9]$`) // a prefix ends with "_"
+	shellRead := regexp.MustCompile(`\$\{?(GCUPSERT_[A-Z0-9_]*[A-Z0-9])`)
 	own := EnvNames()
 	found := map[string]string{}
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
@@ -54,12 +56,20 @@ func TestOtherEnvIsWhatTheTreeReads(t *testing.T) {
 		if d.IsDir() && (d.Name() == ".git" || path == filepath.Join("..", "config")) {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+		if d.IsDir() || !strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, ".sh") {
 			return nil
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
 			return err
+		}
+		if strings.HasSuffix(path, ".sh") {
+			for _, m := range shellRead.FindAllStringSubmatch(string(src), -1) {
+				if _, isOwn := own[m[1]]; !isOwn {
+					found[m[1]] = path
+				}
+			}
+			return nil
 		}
 		isTest := strings.HasSuffix(path, "_test.go")
 		var s scanner.Scanner
