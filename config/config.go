@@ -9,14 +9,8 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -105,13 +99,17 @@ type SASL struct {
 
 // Genesys is the API connection.
 type Genesys struct {
-	Region           string   `yaml:"region"`
-	BaseURL          string   `yaml:"base_url"`
-	LoginURL         string   `yaml:"login_url"`
-	ClientID         string   `yaml:"client_id"`
-	ClientSecret     Secret   `yaml:"-"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	Timeout          Duration `yaml:"timeout"`
+	Region           string `yaml:"region"`
+	BaseURL          string `yaml:"base_url"`
+	LoginURL         string `yaml:"login_url"`
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     Secret `yaml:"-"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// AuthStyle is how the credentials reach the token endpoint: basic
+	// (raw in the Basic header, as the Genesys SDKs send them) or
+	// basic_urlencoded (URL-encoded first, as RFC 6749 says).
+	AuthStyle string   `yaml:"auth_style"`
+	Timeout   Duration `yaml:"timeout"`
 	// RequestsPerSecond paces requests on the client side; 0 means no pacing.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 }
@@ -251,7 +249,7 @@ func Default() Config {
 			MaxWait:           Duration(250 * time.Millisecond),
 			CommitInterval:    Duration(time.Second),
 		},
-		Genesys: Genesys{Region: "us_east_1", Timeout: Duration(30 * time.Second)},
+		Genesys: Genesys{Region: "us_east_1", AuthStyle: "basic", Timeout: Duration(30 * time.Second)},
 		Retry: Retry{
 			InitialInterval: Duration(500 * time.Millisecond),
 			MaxInterval:     Duration(30 * time.Second),
@@ -303,6 +301,9 @@ func LoadUnchecked(path string, environ []string) (Config, error) {
 		}
 	}
 	env := envMap(environ)
+	if err := checkEnvNames(env); err != nil {
+		return Config{}, err
+	}
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
 	}
@@ -313,258 +314,6 @@ func LoadUnchecked(path string, environ []string) (Config, error) {
 		cfg.WorkerID = Default().WorkerID
 	}
 	return cfg, nil
-}
-
-// Parse decodes YAML into cfg, rejecting unknown keys.
-func Parse(raw []byte, cfg *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
-}
-
-func envMap(environ []string) map[string]string {
-	m := make(map[string]string)
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "GCUPSERT_") {
-			m[k] = v
-		}
-	}
-	return m
-}
-
-// applyEnv sets every scalar or list field whose GCUPSERT_ variable is present.
-func applyEnv(cfg *Config, env map[string]string) error {
-	return walk(reflect.ValueOf(cfg).Elem(), "GCUPSERT", "", func(v reflect.Value, name, key string) error {
-		s, ok := env[name]
-		if !ok {
-			return nil
-		}
-		if err := setFromString(v, s); err != nil {
-			return fmt.Errorf("config: %s (from %s): %w", key, name, err)
-		}
-		return nil
-	})
-}
-
-// EnvNames lists every environment variable Load reads, with its YAML key.
-func EnvNames() map[string]string {
-	out := map[string]string{
-		"GCUPSERT_GENESYS_CLIENT_SECRET": "genesys.client_secret (environment only)",
-		"GCUPSERT_KAFKA_SASL_PASSWORD":   "kafka.sasl.password (environment only)",
-	}
-	cfg := Default()
-	_ = walk(reflect.ValueOf(&cfg).Elem(), "GCUPSERT", "", func(_ reflect.Value, name, key string) error {
-		out[name] = key
-		return nil
-	})
-	return out
-}
-
-func walk(v reflect.Value, envPrefix, keyPrefix string, fn func(reflect.Value, string, string) error) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if tag == "" || tag == "-" {
-			continue
-		}
-		name := envPrefix + "_" + strings.ToUpper(tag)
-		key := tag
-		if keyPrefix != "" {
-			key = keyPrefix + "." + tag
-		}
-		fv := v.Field(i)
-		switch {
-		case fv.Kind() == reflect.Struct:
-			if err := walk(fv, name, key, fn); err != nil {
-				return err
-			}
-		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
-			// routes are read from the file only
-		default:
-			if err := fn(fv, name, key); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func setFromString(v reflect.Value, s string) error {
-	if v.Type() == reflect.TypeOf(Duration(0)) {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("%q is not a duration (use a form such as 200ms, 30s or 2m)", s)
-		}
-		v.SetInt(int64(d))
-		return nil
-	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString(s)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", s)
-		}
-		v.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", s)
-		}
-		v.SetInt(n)
-	case reflect.Float64:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a number", s)
-		}
-		v.SetFloat(f)
-	case reflect.Slice:
-		var parts []string
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				parts = append(parts, p)
-			}
-		}
-		v.Set(reflect.ValueOf(parts))
-	default:
-		return fmt.Errorf("cannot be set from the environment")
-	}
-	return nil
-}
-
-func (c *Config) loadSecret(env map[string]string) error {
-	var err error
-	c.Genesys.ClientSecret, err = secret(env, "GCUPSERT_GENESYS_CLIENT_SECRET", "genesys.client_secret_file", c.Genesys.ClientSecretFile)
-	if err != nil {
-		return err
-	}
-	c.Kafka.SASL.Password, err = secret(env, "GCUPSERT_KAFKA_SASL_PASSWORD", "kafka.sasl.password_file", c.Kafka.SASL.PasswordFile)
-	return err
-}
-
-// secret reads a secret from the environment variable name, else from the
-// file named by the key fileKey.
-func secret(env map[string]string, name, fileKey, file string) (Secret, error) {
-	if s, ok := env[name]; ok && s != "" {
-		return Secret(s), nil
-	}
-	if file == "" {
-		return "", nil
-	}
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("config: %s: cannot read it: %v", fileKey, errors.Unwrap(err))
-	}
-	s := Secret(strings.TrimSpace(string(raw)))
-	if s == "" {
-		return "", fmt.Errorf("config: %s: the file is empty", fileKey)
-	}
-	return s, nil
-}
-
-// Key describes one configuration key.
-type Key struct {
-	Name    string // YAML path, e.g. "kafka.brokers" or "routes[].topic"
-	Env     string // environment variable, "" when the key is read from the file only
-	Default string // default value as written in YAML, "" when none
-}
-
-// Keys lists every configuration key with its environment variable and
-// default, in declaration order.
-func Keys() []Key {
-	var out []Key
-	def := Default()
-	var visit func(v reflect.Value, t reflect.Type, env, key string, inList bool)
-	visit = func(v reflect.Value, t reflect.Type, env, key string, inList bool) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "-" {
-				if f.Type == reflect.TypeOf(Secret("")) {
-					name := strings.TrimPrefix(key+"."+toSnake(f.Name), ".")
-					out = append(out, Key{Name: name, Env: env + "_" + strings.ToUpper(toSnake(f.Name))})
-				}
-				continue
-			}
-			if tag == "" {
-				continue
-			}
-			name := tag
-			if key != "" {
-				name = key + "." + tag
-			}
-			e := env + "_" + strings.ToUpper(tag)
-			if inList {
-				e = ""
-			}
-			var fv reflect.Value
-			if v.IsValid() {
-				fv = v.Field(i)
-			}
-			switch {
-			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)):
-				visit(fv, f.Type, e, name, inList)
-			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
-				visit(reflect.Value{}, f.Type.Elem(), "", name+"[]", true)
-			default:
-				out = append(out, Key{Name: name, Env: e, Default: defaultString(fv)})
-			}
-		}
-	}
-	visit(reflect.ValueOf(def), reflect.TypeOf(def), "GCUPSERT", "", false)
-	for i := range out {
-		if out[i].Name == "worker_id" {
-			out[i].Default = "the host name"
-		}
-	}
-	return out
-}
-
-func defaultString(v reflect.Value) string {
-	if !v.IsValid() {
-		return ""
-	}
-	switch v.Kind() {
-	case reflect.Bool:
-		return fmt.Sprint(v.Bool())
-	case reflect.Int, reflect.Int64, reflect.Float64:
-		if _, isDur := v.Interface().(Duration); !isDur {
-			return fmt.Sprint(v.Interface())
-		}
-	}
-	if v.IsZero() {
-		return ""
-	}
-	switch x := v.Interface().(type) {
-	case Duration:
-		s := x.String()
-		if strings.HasSuffix(s, "m0s") {
-			s = strings.TrimSuffix(s, "0s")
-		}
-		if strings.HasSuffix(s, "h0m") {
-			s = strings.TrimSuffix(s, "0m")
-		}
-		return s
-	case []string:
-		return "[" + strings.Join(x, ", ") + "]"
-	}
-	return fmt.Sprint(v.Interface())
-}
-
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
-	return strings.ToLower(b.String())
 }
 
 // Security builds the TLS and SASL settings every Kafka client of the

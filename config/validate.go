@@ -6,8 +6,16 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
+
+// MinShutdownTimeout is the smallest shutdown_timeout: below it a stop
+// abandons every in-flight batch.
+const MinShutdownTimeout = time.Second
 
 // problems collects what is wrong, each naming its key.
 type problems []error
@@ -29,6 +37,9 @@ func (c *Config) Validate() error {
 	var p problems
 	if strings.TrimSpace(c.WorkerID) == "" {
 		p.add("worker_id", "must not be empty")
+	} else if i := strings.IndexFunc(c.WorkerID, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(c.WorkerID[i:])
+		p.add("worker_id", "%q holds the control character %U; it names the worker in logs and event headers", c.WorkerID, r)
 	}
 	c.Kafka.validate(&p)
 	c.validateAPI(&p)
@@ -60,8 +71,13 @@ func (k *Kafka) validate(p *problems) {
 		p.add("kafka.brokers", "needs at least one host:port")
 	}
 	for _, b := range k.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+		_, port, err := net.SplitHostPort(b)
+		if err != nil || port == "" {
 			p.add("kafka.brokers", "%q is not host:port", b)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.add("kafka.brokers", "%q: the port %q is not a number from 1 to 65535", b, port)
 		}
 	}
 	if k.GroupID == "" {
@@ -255,8 +271,8 @@ func (c *Config) validateRest(p *problems) {
 	if c.Metrics.WedgeTimeout.D() <= 0 {
 		p.add("metrics.wedge_timeout", "must be above 0")
 	}
-	if c.ShutdownTimeout.D() <= 0 {
-		p.add("shutdown_timeout", "must be above 0")
+	if c.ShutdownTimeout.D() < MinShutdownTimeout {
+		p.add("shutdown_timeout", "%s is below %s: in-flight batches get two thirds of it to finish", c.ShutdownTimeout, MinShutdownTimeout)
 	}
 }
 
@@ -302,6 +318,9 @@ func (c *Config) validateAPI(p *problems) {
 	if g.ClientID == "" {
 		bad("genesys.client_id", "must not be empty")
 	}
+	if g.AuthStyle != "basic" && g.AuthStyle != "basic_urlencoded" {
+		bad("genesys.auth_style", "%q is not basic or basic_urlencoded", g.AuthStyle)
+	}
 	if g.ClientSecret == "" {
 		bad("genesys.client_secret", "missing: set GCUPSERT_GENESYS_CLIENT_SECRET or genesys.client_secret_file")
 	}
@@ -319,8 +338,8 @@ func (c *Config) validateAPI(p *problems) {
 	if r.MaxInterval.D() < r.InitialInterval.D() {
 		bad("retry.max_interval", "%s is below retry.initial_interval (%s)", r.MaxInterval, r.InitialInterval)
 	}
-	if r.MaxElapsed.D() <= 0 {
-		bad("retry.max_elapsed", "must be above 0")
+	if r.MaxElapsed.D() < r.InitialInterval.D() || r.MaxElapsed.D() <= 0 {
+		bad("retry.max_elapsed", "%s is below retry.initial_interval (%s): no retry would fit in it", r.MaxElapsed, r.InitialInterval)
 	}
 	if r.Multiplier < 1 {
 		bad("retry.multiplier", "%g is below 1", r.Multiplier)

@@ -186,3 +186,16 @@ func (t rawBasicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.SetBasicAuth(t.id, t.secret)
 	return t.base.RoundTrip(r)
 }
+
+// userAgentTransport names the client in token requests, as the API
+// requests do.
+type userAgentTransport struct {
+	base  http.RoundTripper
+	agent string
+}
+
+func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("User-Agent", t.agent)
+	return t.base.RoundTrip(r)
+}

@@ -217,6 +217,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		base = t
 	}
 	cc, tokenTransport := tokenConfig(cfg, c.loginBase+"/oauth/token", base)
+	tokenTransport = userAgentTransport{base: tokenTransport, agent: cfg.UserAgent}
 	c.redact = NewRedactor(cfg.ClientID, cfg.ClientSecret, cfg.Secrets...)
 	c.tokens = newTokenSource(cc, &http.Client{Transport: tokenTransport, CheckRedirect: noRedirects}, c.clock, c.redact)
 	c.http = &http.Client{Transport: &authTransport{base: countingTransport{base}, tokens: c.tokens}, CheckRedirect: noWriteRedirects}

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,11 @@ type checker struct {
 
 func (c *checker) ok(what, detail string, args ...any) {
 	fmt.Fprintf(c.w, "ok    %-8s %s\n", what, fmt.Sprintf(detail, args...))
+}
+
+// warn reports a check that could not be made; it does not fail.
+func (c *checker) warn(what, detail string, args ...any) {
+	fmt.Fprintf(c.w, "warn  %-8s %s\n", what, fmt.Sprintf(detail, args...))
 }
 
 func (c *checker) fail(what, detail string, args ...any) {
@@ -94,6 +101,7 @@ func checkKafka(c *checker, cfg config.Config, timeout time.Duration) {
 		return
 	}
 	c.ok("kafka", "%d broker(s) reachable at %s", len(md.Brokers), strings.Join(cfg.Kafka.Brokers, ","))
+	checkSessionTimeout(ctx, c, kc, cfg.Kafka.SessionTimeout.D())
 	found := map[string]kafka.Topic{}
 	for _, t := range md.Topics {
 		found[t.Name] = t
@@ -117,6 +125,21 @@ func checkKafka(c *checker, cfg config.Config, timeout time.Duration) {
 			c.fail("kafka", "outbound topic %s: %v (create it, or set kafka.create_topics)", name, topicErr(t, ok))
 		}
 	}
+}
+
+// checkSessionTimeout checks kafka.session_timeout against the brokers'
+// bounds, as the worker does at start.
+func checkSessionTimeout(ctx context.Context, c *checker, kc *kafka.Client, d time.Duration) {
+	b, err := worker.ReadSessionBounds(ctx, kc)
+	if err != nil {
+		c.warn("kafka", "kafka.session_timeout %s not checked: the brokers' bounds cannot be read: %v", d, err)
+		return
+	}
+	if err := b.Check(d); err != nil {
+		c.fail("kafka", "%v", err)
+		return
+	}
+	c.ok("kafka", "kafka.session_timeout %s within the brokers' bounds (%s)", d, b)
 }
 
 func topicErr(t kafka.Topic, ok bool) error {
@@ -151,44 +174,63 @@ func checkGenesys(c *checker, cfg config.Config, timeout time.Duration, stderr i
 	c.ok("genesys", "token obtained from %s for client %s", host, cfg.Genesys.ClientID)
 	for i, r := range cfg.Routes {
 		what := fmt.Sprintf("routes[%d] %s", i, r.Topic)
+		var doc []byte
 		switch r.Target {
 		case "customobjects":
-			doc, err := os.ReadFile(r.SchemaFile)
-			if err == nil {
-				_, err = customobjects.New(client, customobjects.Config{Schema: r.Schema, SchemaJSON: doc,
-					Conflict: change.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
-			}
-			if err != nil {
-				c.fail("schema", "%s: customobjects schema %s (%s): %v", what, r.Schema, r.SchemaFile, err)
-				continue
-			}
-			c.ok("schema", "%s: customobjects schema %s compiles from %s", what, r.Schema, r.SchemaFile)
+			doc = checkSchemaFile(c, client, what, r)
 		case "datatables":
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			t, err := client.GetTable(ctx, r.Table, true)
-			cancel()
-			if err != nil {
-				c.fail("schema", "%s: data table %q: %v", what, r.Table, err)
-				continue
-			}
-			c.ok("schema", "%s: data table %q found (id %s), fields: %s", what, t.Name, t.ID, fieldNames(t.Schema))
-			refs := make([]string, 0, len(r.References))
-			for f := range r.References {
-				refs = append(refs, f)
-			}
-			sort.Strings(refs)
-			for _, f := range refs {
-				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				rt, err := client.GetTable(ctx, r.References[f], false)
-				cancel()
-				if err != nil {
-					c.fail("schema", "%s: references.%s: data table %q: %v", what, f, r.References[f], err)
-					continue
-				}
-				c.ok("schema", "%s: references.%s: data table %q found (id %s)", what, f, rt.Name, rt.ID)
+			doc = checkTable(c, client, what, r, timeout)
+		}
+		if doc == nil {
+			continue
+		}
+		if err := worker.CheckFields(fmt.Sprintf("routes[%d]", i), r, doc); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				c.fail("schema", "%s", line)
 			}
 		}
 	}
+}
+
+// checkSchemaFile checks that a customobjects route's schema file compiles
+// and returns it; nil when it does not.
+func checkSchemaFile(c *checker, client *upsert.Client, what string, r config.Route) []byte {
+	doc, err := os.ReadFile(r.SchemaFile)
+	if err == nil {
+		_, err = customobjects.New(client, customobjects.Config{Schema: r.Schema, SchemaJSON: doc,
+			Conflict: change.Conflict(r.ConflictResolution), UniqueFields: r.UniqueFields, ReferenceFields: r.ReferenceFields})
+	}
+	if err != nil {
+		c.fail("schema", "%s: customobjects schema %s (%s): %v", what, r.Schema, r.SchemaFile, err)
+		return nil
+	}
+	c.ok("schema", "%s: customobjects schema %s compiles from %s", what, r.Schema, r.SchemaFile)
+	return doc
+}
+
+// checkTable checks that a datatables route's table and the tables its
+// references name exist, and returns the table's schema; nil when the
+// table cannot be read.
+func checkTable(c *checker, client *upsert.Client, what string, r config.Route, timeout time.Duration) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t, err := client.GetTable(ctx, r.Table, true)
+	cancel()
+	if err != nil {
+		c.fail("schema", "%s: data table %q: %v", what, r.Table, err)
+		return nil
+	}
+	c.ok("schema", "%s: data table %q found (id %s), fields: %s", what, t.Name, t.ID, fieldNames(t.Schema))
+	for _, f := range slices.Sorted(maps.Keys(r.References)) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		rt, err := client.GetTable(ctx, r.References[f], false)
+		cancel()
+		if err != nil {
+			c.fail("schema", "%s: references.%s: data table %q: %v", what, f, r.References[f], err)
+			continue
+		}
+		c.ok("schema", "%s: references.%s: data table %q found (id %s)", what, f, rt.Name, rt.ID)
+	}
+	return t.Schema
 }
 
 func fieldNames(schema []byte) string {

@@ -78,7 +78,7 @@ func TestCheckConfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
-	for _, want := range []string{"ok    config", "ok    kafka    1 broker(s) reachable", "routes[0] input topic crm.accounts: 2 partition(s)",
+	for _, want := range []string{"ok    config", "ok    kafka    1 broker(s) reachable", "ok    kafka    kafka.session_timeout 10s within the brokers' bounds (6s to 5m)", "routes[0] input topic crm.accounts: 2 partition(s)",
 		"outbound topic gcupsert.deadletter", "ok    genesys  token obtained", "ok    schema   routes[0] crm.accounts: customobjects schema customerAccounts compiles",
 		`data table "Accounts" found`, `references.regionId: data table "Regions" found`} {
 		if !strings.Contains(out, want) {
@@ -101,6 +101,23 @@ func TestCheckConfig(t *testing.T) {
 		code, out := runCmd(t, "check-config", "--config", writeFile(t, "bad.yaml", bad), "--timeout", "5s")
 		if code != 1 || !strings.Contains(out, "FAIL  kafka    routes[1] input topic crm.missing: does not exist") ||
 			!strings.Contains(out, `FAIL  schema   routes[1] crm.missing: data table "Nope"`) {
+			t.Fatalf("code %d:\n%s", code, out)
+		}
+	})
+	t.Run("session timeout below the brokers' minimum", func(t *testing.T) {
+		t.Setenv("GCUPSERT_KAFKA_SESSION_TIMEOUT", "2s")
+		t.Setenv("GCUPSERT_KAFKA_HEARTBEAT_INTERVAL", "500ms")
+		code, out := runCmd(t, "check-config", "--config", good, "--timeout", "5s")
+		if code != 1 || !strings.Contains(out, "FAIL  kafka    kafka.session_timeout: 2s is below the brokers' group.min.session.timeout.ms (6s)") {
+			t.Fatalf("code %d:\n%s", code, out)
+		}
+	})
+	t.Run("fields the schemas lack", func(t *testing.T) {
+		bad := strings.Replace(checkConfigYAML(brokers, apiURL, schema, "Accounts"), "schema_file: "+schema, "schema_file: "+schema+"\n    unique_fields: [acountNumber]", 1)
+		bad = strings.Replace(bad, "references: {regionId: Regions}", "references: {region: Regions}", 1)
+		code, out := runCmd(t, "check-config", "--config", writeFile(t, "fields.yaml", bad), "--timeout", "5s")
+		if code != 1 || !strings.Contains(out, `FAIL  schema   routes[0].unique_fields[0]: "acountNumber" is not a field of schema customerAccounts`) ||
+			!strings.Contains(out, `FAIL  schema   routes[1].references.region: "region" is not a field of table Accounts`) {
 			t.Fatalf("code %d:\n%s", code, out)
 		}
 	})

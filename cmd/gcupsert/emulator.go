@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,28 +28,48 @@ type emulatorFlags struct {
 	addr, fixtures, level    string
 	clients, schemas, unique listFlag
 	cfg                      emulator.Config
+	// origin names where a flag's value came from, for errors: "--flag",
+	// or the environment variable that set it.
+	origin map[string]string
 }
 
-func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, error) {
-	f := &emulatorFlags{}
+// emulatorEnv lists the environment variables of `gcupsert emulator`, each
+// the default of a flag: a flag given on the command line wins, and a
+// repeatable flag takes a comma-separated list.
+var emulatorEnv = []struct{ flag, env string }{
+	{flag: "addr", env: "GCUPSERT_EMULATOR_ADDR"},
+	{flag: "client", env: "GCUPSERT_EMULATOR_CLIENTS"},
+	{flag: "schema", env: "GCUPSERT_EMULATOR_SCHEMAS"},
+	{flag: "unique", env: "GCUPSERT_EMULATOR_UNIQUE"},
+	{flag: "rate-window", env: "GCUPSERT_EMULATOR_RATE_WINDOW"},
+	{flag: "fixtures", env: "GCUPSERT_EMULATOR_FIXTURES"},
+	{flag: "post-existing", env: "GCUPSERT_EMULATOR_POST_EXISTING"},
+	{flag: "put-missing", env: "GCUPSERT_EMULATOR_PUT_MISSING"},
+	{flag: "delete-status", env: "GCUPSERT_EMULATOR_DELETE_STATUS"},
+	{flag: "import-time", env: "GCUPSERT_EMULATOR_IMPORT_TIME"},
+}
+
+// parseEmulatorFlags reads the command line, then the environment
+// (environ, as os.Environ returns it) for the flags not given.
+func parseEmulatorFlags(args, environ []string, stderr io.Writer) (*emulatorFlags, error) {
+	f := &emulatorFlags{origin: map[string]string{}}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.addr, "addr", envOr("GCUPSERT_EMULATOR_ADDR", ":8080"), "listen address")
-	fs.Var(&f.clients, "client", "OAuth client as ID:SECRET (repeatable); default from GCUPSERT_EMULATOR_CLIENTS (comma-separated)")
-	fs.Var(&f.schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable); default from GCUPSERT_EMULATOR_SCHEMAS")
-	fs.Var(&f.unique, "unique", "unique field as SCHEMA=FIELD (repeatable); default from GCUPSERT_EMULATOR_UNIQUE")
+	fs.StringVar(&f.addr, "addr", ":8080", "listen address (env GCUPSERT_EMULATOR_ADDR)")
+	fs.Var(&f.clients, "client", "OAuth client as ID:SECRET (repeatable; env GCUPSERT_EMULATOR_CLIENTS, comma-separated)")
+	fs.Var(&f.schemas, "schema", "customobjects schema as NAME=FILE (JSON Schema; repeatable; env GCUPSERT_EMULATOR_SCHEMAS)")
+	fs.Var(&f.unique, "unique", "unique field as SCHEMA=FIELD (repeatable; env GCUPSERT_EMULATOR_UNIQUE)")
 	fs.IntVar(&f.cfg.RateLimitPerMinute, "rate-limit", 300, "API requests per rate window per token; negative turns the limit off")
-	fs.DurationVar(&f.cfg.RateWindow, "rate-window", envDuration("GCUPSERT_EMULATOR_RATE_WINDOW", emulator.DefaultRateWindow),
+	fs.DurationVar(&f.cfg.RateWindow, "rate-window", emulator.DefaultRateWindow,
 		"length of a token's rate window; shorter runs the rate clock faster (env GCUPSERT_EMULATOR_RATE_WINDOW)")
-	fs.StringVar(&f.fixtures, "fixtures", os.Getenv("GCUPSERT_EMULATOR_FIXTURES"),
-		"JSON or YAML file seeding OAuth clients and data tables (env GCUPSERT_EMULATOR_FIXTURES)")
-	fs.StringVar(&f.cfg.Variants.PostExisting, "post-existing", envOr("GCUPSERT_EMULATOR_POST_EXISTING", "409"),
+	fs.StringVar(&f.fixtures, "fixtures", "", "JSON or YAML file seeding OAuth clients and data tables (env GCUPSERT_EMULATOR_FIXTURES)")
+	fs.StringVar(&f.cfg.Variants.PostExisting, "post-existing", "409",
 		"status of a datatable row POST on an existing key: 409 or 400 (env GCUPSERT_EMULATOR_POST_EXISTING)")
-	fs.StringVar(&f.cfg.Variants.PutMissing, "put-missing", envOr("GCUPSERT_EMULATOR_PUT_MISSING", "404"),
+	fs.StringVar(&f.cfg.Variants.PutMissing, "put-missing", "404",
 		"datatable row PUT on a missing key: 404 or create (env GCUPSERT_EMULATOR_PUT_MISSING)")
-	fs.IntVar(&f.cfg.Variants.DeleteStatus, "delete-status", envInt("GCUPSERT_EMULATOR_DELETE_STATUS", 204),
+	fs.IntVar(&f.cfg.Variants.DeleteStatus, "delete-status", 204,
 		"status of a successful datatable row DELETE: 204 or 200 (env GCUPSERT_EMULATOR_DELETE_STATUS)")
-	fs.DurationVar(&f.cfg.ImportProcessingTime, "import-time", envDuration("GCUPSERT_EMULATOR_IMPORT_TIME", emulator.DefaultImportProcessing),
+	fs.DurationVar(&f.cfg.ImportProcessingTime, "import-time", emulator.DefaultImportProcessing,
 		"how long an uploaded import job stays Processing; negative: none (env GCUPSERT_EMULATOR_IMPORT_TIME)")
 	fs.IntVar(&f.cfg.MaxRowsPerTable, "max-rows", emulator.DefaultMaxRowsPerTable, "rows per datatable")
 	fs.IntVar(&f.cfg.MaxFields, "max-fields", emulator.DefaultMaxFields, "fields per datatable schema, key included")
@@ -57,16 +79,81 @@ func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, error)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if len(f.clients) == 0 {
-		f.clients = splitList(os.Getenv("GCUPSERT_EMULATOR_CLIENTS"))
-	}
-	if len(f.schemas) == 0 {
-		f.schemas = splitList(os.Getenv("GCUPSERT_EMULATOR_SCHEMAS"))
-	}
-	if len(f.unique) == 0 {
-		f.unique = splitList(os.Getenv("GCUPSERT_EMULATOR_UNIQUE"))
+	fs.Visit(func(fl *flag.Flag) { f.origin[fl.Name] = "--" + fl.Name })
+	if err := f.applyEnv(fs, environ); err != nil {
+		return nil, usageError{err}
 	}
 	return f, nil
+}
+
+// applyEnv sets each flag not given on the command line from its
+// environment variable, through the flag's own parser: a value it refuses
+// is an error naming the variable, and so is a GCUPSERT_EMULATOR_ variable
+// the command does not read.
+func (f *emulatorFlags) applyEnv(fs *flag.FlagSet, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "GCUPSERT_EMULATOR_") {
+			env[k] = v
+		}
+	}
+	var errs []error
+	for _, e := range emulatorEnv {
+		v, set := env[e.env]
+		delete(env, e.env)
+		if _, given := f.origin[e.flag]; !set || v == "" || given {
+			continue
+		}
+		fl := fs.Lookup(e.flag)
+		values := []string{v}
+		if _, list := fl.Value.(*listFlag); list {
+			values = splitList(v)
+		}
+		for _, x := range values {
+			if err := fl.Value.Set(x); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want %s%s", e.env, v, wantOf(fl.Value), reason(err)))
+				break
+			}
+		}
+		f.origin[e.flag] = e.env
+	}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		errs = append(errs, fmt.Errorf("%s is not a variable gcupsert emulator reads (see gcupsert emulator -h)", k))
+	}
+	return errors.Join(errs...)
+}
+
+// wantOf describes the values a flag takes.
+func wantOf(v flag.Value) string {
+	g, _ := v.(flag.Getter)
+	if g == nil {
+		return "a valid value"
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 500ms, 30s or 1m"
+	case int:
+		return "a whole number"
+	}
+	return "a valid value"
+}
+
+// reason is err's text after a separator, unless it says no more than that
+// the value did not parse.
+func reason(err error) string {
+	if err.Error() == "parse error" {
+		return ""
+	}
+	return " (" + err.Error() + ")"
+}
+
+// from shows value with where it came from: `--name "value"`, or
+// `VARIABLE="value"` when the environment set flag name.
+func (f *emulatorFlags) from(name, value string) string {
+	if o, ok := f.origin[name]; ok && !strings.HasPrefix(o, "--") {
+		return fmt.Sprintf("%s=%q", o, value)
+	}
+	return fmt.Sprintf("--%s %q", name, value)
 }
 
 // config checks the flags and completes the emulator's configuration with
@@ -75,7 +162,10 @@ func (f *emulatorFlags) config(stderr io.Writer) (emulator.Config, error) {
 	cfg := f.cfg
 	cfg.Logger = newLogger(stderr, f.level, "auto")
 	if cfg.RateWindow <= 0 {
-		return cfg, usageError{fmt.Errorf("--rate-window %s: want a positive duration", cfg.RateWindow)}
+		return cfg, usageError{fmt.Errorf("%s: want a positive duration", f.from("rate-window", cfg.RateWindow.String()))}
+	}
+	if err := f.checkVariants(); err != nil {
+		return cfg, usageError{err}
 	}
 	if cfg.ImportProcessingTime == 0 {
 		cfg.ImportProcessingTime = -1 // zero means none here, not the default
@@ -83,29 +173,48 @@ func (f *emulatorFlags) config(stderr io.Writer) (emulator.Config, error) {
 	if f.fixtures != "" {
 		doc, err := os.ReadFile(f.fixtures)
 		if err != nil {
-			return cfg, fmt.Errorf("--fixtures: %w", err)
+			return cfg, fmt.Errorf("%s: %w", f.from("fixtures", f.fixtures), err)
 		}
 		cfg.Fixtures = doc
 	}
 	var err error
-	if cfg.Clients, err = clientSecrets(f.clients); err != nil {
+	if cfg.Clients, err = f.clientSecrets(); err != nil {
 		return cfg, err
 	}
 	if len(cfg.Clients) == 0 && len(cfg.Fixtures) == 0 {
 		return cfg, usageError{fmt.Errorf("no OAuth client: give --client ID:SECRET, GCUPSERT_EMULATOR_CLIENTS or --fixtures")}
 	}
-	if cfg.Schemas, err = readSchemas(f.schemas); err != nil {
+	if cfg.Schemas, err = f.readSchemas(); err != nil {
 		return cfg, err
 	}
-	cfg.UniqueFields, err = uniqueFields(f.unique)
+	cfg.UniqueFields, err = f.uniqueFields()
 	return cfg, err
 }
 
+// checkVariants checks each data-table variant on its own, so that an
+// error names the flag or variable at fault.
+func (f *emulatorFlags) checkVariants() error {
+	v := f.cfg.Variants
+	for _, c := range []struct {
+		flag, value string
+		only        emulator.Variants
+	}{
+		{"post-existing", v.PostExisting, emulator.Variants{PostExisting: v.PostExisting}},
+		{"put-missing", v.PutMissing, emulator.Variants{PutMissing: v.PutMissing}},
+		{"delete-status", strconv.Itoa(v.DeleteStatus), emulator.Variants{DeleteStatus: v.DeleteStatus}},
+	} {
+		if err := c.only.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", f.from(c.flag, c.value), err)
+		}
+	}
+	return nil
+}
+
 // clientSecrets maps each --client ID:SECRET to its secret.
-func clientSecrets(clients []string) (map[string]string, error) {
+func (f *emulatorFlags) clientSecrets() (map[string]string, error) {
 	out := map[string]string{}
-	for _, c := range clients {
-		id, secret, err := cutPair("client", c, ":", "ID:SECRET")
+	for _, c := range f.clients {
+		id, secret, err := f.cutPair("client", c, ":", "ID:SECRET")
 		if err != nil {
 			return nil, err
 		}
@@ -115,16 +224,16 @@ func clientSecrets(clients []string) (map[string]string, error) {
 }
 
 // readSchemas reads the file of each --schema NAME=FILE.
-func readSchemas(schemas []string) (map[string][]byte, error) {
+func (f *emulatorFlags) readSchemas() (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, s := range schemas {
-		name, file, err := cutPair("schema", s, "=", "NAME=FILE")
+	for _, s := range f.schemas {
+		name, file, err := f.cutPair("schema", s, "=", "NAME=FILE")
 		if err != nil {
 			return nil, err
 		}
 		doc, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("--schema %s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", f.from("schema", s), err)
 		}
 		out[name] = doc
 	}
@@ -132,10 +241,10 @@ func readSchemas(schemas []string) (map[string][]byte, error) {
 }
 
 // uniqueFields lists the fields of each --unique SCHEMA=FIELD by schema.
-func uniqueFields(unique []string) (map[string][]string, error) {
+func (f *emulatorFlags) uniqueFields() (map[string][]string, error) {
 	out := map[string][]string{}
-	for _, u := range unique {
-		name, field, err := cutPair("unique", u, "=", "SCHEMA=FIELD")
+	for _, u := range f.unique {
+		name, field, err := f.cutPair("unique", u, "=", "SCHEMA=FIELD")
 		if err != nil {
 			return nil, err
 		}
@@ -144,18 +253,18 @@ func uniqueFields(unique []string) (map[string][]string, error) {
 	return out, nil
 }
 
-// cutPair splits the value v of --name around sep; both sides must be
+// cutPair splits the value v of flag name around sep; both sides must be
 // non-empty, as the form want shows.
-func cutPair(name, v, sep, want string) (string, string, error) {
+func (f *emulatorFlags) cutPair(name, v, sep, want string) (string, string, error) {
 	a, b, ok := strings.Cut(v, sep)
 	if !ok || a == "" || b == "" {
-		return "", "", usageError{fmt.Errorf("--%s %q: want %s", name, v, want)}
+		return "", "", usageError{fmt.Errorf("%s: want %s", f.from(name, v), want)}
 	}
 	return a, b, nil
 }
 
 func cmdEmulator(args []string, stderr io.Writer) error {
-	f, err := parseEmulatorFlags(args, stderr)
+	f, err := parseEmulatorFlags(args, os.Environ(), stderr)
 	if err != nil {
 		return err
 	}
@@ -180,27 +289,6 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	log.Info("Genesys Cloud emulator listening", "addr", ln.Addr().String(), "clients", len(cfg.Clients),
 		"schemas", len(cfg.Schemas), "fixtures", f.fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()))
 	return srv.Serve(ctx, ln)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func envInt(k string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
-	}
-	return def
-}
-
-func envDuration(k string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(os.Getenv(k)); err == nil {
-		return v
-	}
-	return def
 }
 
 func splitList(s string) []string {

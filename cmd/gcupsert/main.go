@@ -3,6 +3,7 @@
 //	gcupsert run --config gcupsert.yaml   run the worker
 //	gcupsert demo                         run the whole pipeline in one process
 //	gcupsert emulator --addr :8080        serve the Genesys Cloud emulator
+//	gcupsert version                      print the build's version
 //
 // Only this package handles signals: SIGINT or SIGTERM stops fetching, lets
 // in-flight batches finish, commits what is done and leaves the group; a
@@ -24,6 +25,7 @@ import (
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/internal/app/worker"
 	"github.com/gcupsert/gcupsert/internal/logging"
+	"github.com/gcupsert/gcupsert/internal/version"
 )
 
 const usage = `gcupsert streams record changes from Kafka into Genesys Cloud.
@@ -39,6 +41,7 @@ Usage:
   gcupsert tables [--name FILTER] list the Genesys data tables
   gcupsert schema pull --table NAME
                                   print a data table's schema
+  gcupsert version                print the version, revision and Go version of this build
 
 Run "gcupsert COMMAND -h" for a command's flags.
 `
@@ -68,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSchema(args[1:], stdout, stderr)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "gcupsert %s\n", version.Get())
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -143,7 +149,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("gcupsert starting", "worker", cfg.WorkerID, "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "routes", len(cfg.Routes))
+	log.Info("gcupsert starting", "version", version.Get().Version, "worker", cfg.WorkerID, "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "routes", len(cfg.Routes))
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	select {

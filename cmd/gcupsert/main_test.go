@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gcupsert/gcupsert/internal/version"
 )
 
 func TestUsageAndUnknownCommand(t *testing.T) {
@@ -57,6 +60,18 @@ func TestDemoCommandSmallRun(t *testing.T) {
 	for _, want := range []string{"produced", "dead-lettered", "partition 0", "upsert latency", "OK: every event has exactly one outcome"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// `gcupsert version` and `gcupsert --version` print the build: module
+// version, revision and time when recorded, and the Go version.
+func TestVersionCommand(t *testing.T) {
+	want := "gcupsert " + version.Get().String() + "\n"
+	for _, arg := range []string{"version", "--version"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{arg}, &out, &errb); code != 0 || out.String() != want || !strings.Contains(out.String(), runtime.Version()) {
+			t.Errorf("%s: code %d, stdout %q, stderr %q; want %q", arg, code, out.String(), errb.String(), want)
 		}
 	}
 }

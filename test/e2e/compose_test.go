@@ -34,8 +34,9 @@ type composeFile struct {
 }
 
 // commandEnv lists the GCUPSERT_ variables a file of cmd/gcupsert reads
-// itself (os.Getenv or envOr), outside the configuration package.
-var commandEnvRead = regexp.MustCompile(`(?:Getenv|envOr)\("(GCUPSERT_[A-Z0-9_]+)"`)
+// itself (os.Getenv, or the emulator's table of variables, emulatorEnv),
+// outside the configuration package.
+var commandEnvRead = regexp.MustCompile(`(?:Getenv\(|env: )"(GCUPSERT_[A-Z0-9_]+)"`)
 
 func commandEnv(t testing.TB, root, file string) []string {
 	t.Helper()

@@ -144,6 +144,10 @@ func (t *Target) Name() string { return "customobjects" }
 // Schema returns the schema name.
 func (t *Target) Schema() string { return t.cfg.Schema }
 
+// SchemaJSON returns the JSON Schema records are validated against; nil
+// when there is none.
+func (t *Target) SchemaJSON() []byte { return bytes.Clone(t.cfg.SchemaJSON) }
+
 // Limits returns the request limits and body framing.
 func (t *Target) Limits() change.Limits { return t.limits }
 

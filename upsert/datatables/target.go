@@ -2,6 +2,7 @@ package datatables
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -192,18 +193,13 @@ func New(ctx context.Context, c *upsert.Client, cfg Config) (*Target, error) {
 		schema: sch,
 		refs:   map[string]*refCache{},
 	}
-	for _, f := range cfg.UniqueFields {
-		if _, ok := sch.byName[f]; !ok {
-			return nil, fmt.Errorf("upsert: data table %q has no column %q (unique field)", tbl.Name, f)
-		}
+	if err := sch.checkColumns(tbl.Name, cfg); err != nil {
+		return nil, err
 	}
 	if len(cfg.UniqueFields) > 0 {
 		t.index = newUniqueIndex(cfg.UniqueFields)
 	}
 	for f, ref := range cfg.References {
-		if _, ok := sch.byName[f]; !ok {
-			return nil, fmt.Errorf("upsert: data table %q has no column %q (reference field)", tbl.Name, f)
-		}
 		rt, err := c.GetTable(ctx, ref, false)
 		if err != nil {
 			return nil, fmt.Errorf("upsert: referenced data table %q (field %s): %w", ref, f, err)
@@ -212,6 +208,42 @@ func New(ctx context.Context, c *upsert.Client, cfg Config) (*Target, error) {
 	}
 	return t, nil
 }
+
+// ColumnError is New's error when unique fields or references name
+// columns the table lacks. It carries the table's schema as read, so that
+// a caller can report every field name that does not fit it.
+type ColumnError struct {
+	Table   string
+	Missing []string // e.g. `"regionId" (reference field)`
+	Schema  json.RawMessage
+}
+
+func (e *ColumnError) Error() string {
+	return fmt.Sprintf("upsert: data table %q has no column %s", e.Table, strings.Join(e.Missing, ", "))
+}
+
+// checkColumns returns a *ColumnError naming the unique fields and
+// references of cfg that are not columns of s.
+func (s *dtSchema) checkColumns(table string, cfg Config) error {
+	var missing []string
+	for _, f := range cfg.UniqueFields {
+		if _, ok := s.byName[f]; !ok {
+			missing = append(missing, fmt.Sprintf("%q (unique field)", f))
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(cfg.References)) {
+		if _, ok := s.byName[f]; !ok {
+			missing = append(missing, fmt.Sprintf("%q (reference field)", f))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &ColumnError{Table: table, Missing: missing, Schema: slices.Clone(s.raw)}
+}
+
+// SchemaJSON returns the JSON Schema of the table's rows as last read.
+func (t *Target) SchemaJSON() []byte { return slices.Clone(t.currentSchema().raw) }
 
 // Name returns "datatables".
 func (t *Target) Name() string { return "datatables" }

@@ -14,6 +14,7 @@ import (
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/internal/clock"
 	"github.com/gcupsert/gcupsert/internal/retry"
+	"github.com/gcupsert/gcupsert/internal/version"
 	"github.com/gcupsert/gcupsert/upsert"
 	"github.com/gcupsert/gcupsert/upsert/customobjects"
 	"github.com/gcupsert/gcupsert/upsert/datatables"
@@ -72,6 +73,15 @@ func NewTarget(ctx context.Context, client *upsert.Client, cfg config.Config, r 
 	return nil, fmt.Errorf("target: %q is not a known target", r.Target)
 }
 
+// otherSecrets are the secrets beside the client secret that the Genesys
+// client keeps out of its errors and logs.
+func otherSecrets(cfg config.Config) []string {
+	if cfg.Kafka.SASL.Password == "" {
+		return nil
+	}
+	return []string{string(cfg.Kafka.SASL.Password)}
+}
+
 // NewClient builds the Genesys client of the genesys and retry sections of
 // cfg; httpClient supplies the transport (nil: a default one).
 func NewClient(cfg config.Config, clk clock.Clock, log *slog.Logger, httpClient *http.Client) (*upsert.Client, error) {
@@ -94,11 +104,13 @@ func NewClient(cfg config.Config, clk clock.Clock, log *slog.Logger, httpClient 
 			Jitter:        cfg.Retry.Jitter,
 			MaxRetryAfter: cfg.Retry.MaxRetryAfter.D(),
 		},
+		AuthStyle:  upsert.AuthStyle(cfg.Genesys.AuthStyle),
 		Clock:      clk,
 		Logger:     log,
 		Limiter:    limiter,
 		HTTPClient: httpClient,
-		UserAgent:  "gcupsert",
+		UserAgent:  version.Get().UserAgent(),
+		Secrets:    otherSecrets(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("genesys: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/decode"
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/kafkaconn"
 	"github.com/gcupsert/gcupsert/internal/metrics"
 	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/sink"
@@ -86,26 +87,14 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 	if err != nil {
 		return nil, err
 	}
-	sinkCfg := sink.Config{
-		TLS:             sec.TLS,
-		SASL:            sec.SASL,
-		Brokers:         cfg.Kafka.Brokers,
-		ClientID:        cfg.Kafka.ClientID,
-		AuditTopic:      cfg.Topics.Audit,
-		SyncTopic:       cfg.Topics.Sync,
-		DeadLetterTopic: cfg.Topics.DeadLetter,
-		WorkerID:        cfg.WorkerID,
-		Clock:           opts.Clock,
-		Logger:          opts.Logger.With("component", "sink"),
-	}
 	admin := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Timeout: 10 * time.Second, Transport: sec.Transport(cfg.Kafka.ClientID)}
 	defer admin.Transport.(*kafka.Transport).CloseIdleConnections()
-	if sinkCfg.Limits, err = sink.ReadLimits(ctx, admin, sinkCfg, cfg.Kafka.CreateTopics); err != nil {
-		return nil, fmt.Errorf("topics: %w", err)
+	if err := checkSession(ctx, admin, cfg.Kafka.SessionTimeout.D(), opts.Logger); err != nil {
+		return nil, err
 	}
-	pub, err := sink.New(sinkCfg)
+	pub, err := newPublisher(ctx, admin, cfg, sec, opts)
 	if err != nil {
-		return nil, fmt.Errorf("topics: %w", err)
+		return nil, err
 	}
 	start := consumer.StartFirst
 	if cfg.Kafka.StartOffset == "latest" {
@@ -141,6 +130,32 @@ func NewContext(ctx context.Context, cfg config.Config, opts Options) (*Worker, 
 	return &Worker{consumer: c, pub: pub, log: opts.Logger, metrics: m, addr: cfg.Metrics.Address}, nil
 }
 
+// newPublisher builds the publisher of the outbound events; admin reads
+// the topics' limits (and creates them with kafka.create_topics).
+func newPublisher(ctx context.Context, admin *kafka.Client, cfg config.Config, sec kafkaconn.Security, opts Options) (*sink.Publisher, error) {
+	sinkCfg := sink.Config{
+		TLS:             sec.TLS,
+		SASL:            sec.SASL,
+		Brokers:         cfg.Kafka.Brokers,
+		ClientID:        cfg.Kafka.ClientID,
+		AuditTopic:      cfg.Topics.Audit,
+		SyncTopic:       cfg.Topics.Sync,
+		DeadLetterTopic: cfg.Topics.DeadLetter,
+		WorkerID:        cfg.WorkerID,
+		Clock:           opts.Clock,
+		Logger:          opts.Logger.With("component", "sink"),
+	}
+	var err error
+	if sinkCfg.Limits, err = sink.ReadLimits(ctx, admin, sinkCfg, cfg.Kafka.CreateTopics); err != nil {
+		return nil, fmt.Errorf("topics: %w", err)
+	}
+	pub, err := sink.New(sinkCfg)
+	if err != nil {
+		return nil, fmt.Errorf("topics: %w", err)
+	}
+	return pub, nil
+}
+
 // newRoutes builds each route's decoder and target.
 func newRoutes(ctx context.Context, client *upsert.Client, cfg config.Config) (map[string]consumer.Route, error) {
 	routes := make(map[string]consumer.Route, len(cfg.Routes))
@@ -151,9 +166,13 @@ func newRoutes(ctx context.Context, client *upsert.Client, cfg config.Config) (m
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
 		}
+		key := fmt.Sprintf("routes[%d]", i)
 		t, err := NewTarget(ctx, client, cfg, r)
+		if ferr := checkTargetFields(key, r, t, err); ferr != nil {
+			return nil, ferr
+		}
 		if err != nil {
-			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
+			return nil, fmt.Errorf("%s (%s): %w", key, r.Topic, err)
 		}
 		routes[r.Topic] = consumer.Route{Decoder: d, Target: t}
 	}
