@@ -51,6 +51,9 @@ type Config struct {
 	Routes   []Route `yaml:"routes"`
 	Log      Log     `yaml:"log"`
 	Metrics  Metrics `yaml:"metrics"`
+	// Mirror configures gcupsert mirror, the reference consumer of the
+	// sync topic; the worker does not read it.
+	Mirror Mirror `yaml:"mirror"`
 	// ShutdownTimeout bounds the drain on SIGINT/SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -217,6 +220,33 @@ type Metrics struct {
 	WedgeTimeout Duration `yaml:"wedge_timeout"`
 }
 
+// Mirror configures gcupsert mirror: the database it keeps in step with
+// the sync topic, one table per route.
+type Mirror struct {
+	// Database is sqlite:PATH (the default, sqlite:gcupsert-mirror.db) or a
+	// PostgreSQL URL, postgres://user@host:port/db?sslmode=...
+	Database string `yaml:"database"`
+	// DatabasePassword is set into a PostgreSQL URL; it comes from
+	// GCUPSERT_MIRROR_DATABASE_PASSWORD or DatabasePasswordFile.
+	DatabasePassword     Secret `yaml:"-"`
+	DatabasePasswordFile string `yaml:"database_password_file"`
+	// GroupID is the mirror's consumer group.
+	GroupID string `yaml:"group_id"`
+	// DeadLetters also mirrors the dead-letter topic into the errors table.
+	DeadLetters bool `yaml:"dead_letters"`
+	// Deletes is remove (the row goes, its version stays in a tombstone)
+	// or mark (the row stays, marked _deleted).
+	Deletes string `yaml:"deletes"`
+	// MaxEvents and Linger bound one transaction.
+	MaxEvents int      `yaml:"max_events"`
+	Linger    Duration `yaml:"linger"`
+	// EventLog keeps the id of every applied event (a table whose primary
+	// key proves each was applied once).
+	EventLog bool `yaml:"event_log"`
+	// MetricsAddress serves the mirror's /metrics, /healthz and /readyz.
+	MetricsAddress string `yaml:"metrics_address"`
+}
+
 // Log sets logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -268,6 +298,8 @@ func Default() Config {
 		Topics:  Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
 		Log:     Log{Level: "info", Format: "auto"},
 		Metrics: Metrics{WedgeTimeout: Duration(10 * time.Minute)},
+		Mirror: Mirror{Database: "sqlite:gcupsert-mirror.db", GroupID: "gcupsert-mirror", Deletes: "remove",
+			MaxEvents: 500, Linger: Duration(200 * time.Millisecond)},
 
 		ShutdownTimeout: Duration(30 * time.Second),
 	}

@@ -123,8 +123,9 @@ func applyEnv(cfg *Config, env map[string]string) error {
 // EnvNames lists every environment variable Load reads, with its YAML key.
 func EnvNames() map[string]string {
 	out := map[string]string{
-		"GCUPSERT_GENESYS_CLIENT_SECRET": "genesys.client_secret (environment only)",
-		"GCUPSERT_KAFKA_SASL_PASSWORD":   "kafka.sasl.password (environment only)",
+		"GCUPSERT_GENESYS_CLIENT_SECRET":    "genesys.client_secret (environment only)",
+		"GCUPSERT_KAFKA_SASL_PASSWORD":      "kafka.sasl.password (environment only)",
+		"GCUPSERT_MIRROR_DATABASE_PASSWORD": "mirror.database_password (environment only)",
 	}
 	cfg := Default()
 	_ = walk(reflect.ValueOf(&cfg).Elem(), "GCUPSERT", "", func(_ reflect.Value, name, key string) error {
@@ -215,6 +216,10 @@ func (c *Config) loadSecret(env map[string]string) error {
 		return err
 	}
 	c.Kafka.SASL.Password, err = secret(env, "kafka.sasl.password", c.Kafka.SASL.PasswordFile)
+	if err != nil {
+		return err
+	}
+	c.Mirror.DatabasePassword, err = secret(env, "mirror.database_password", c.Mirror.DatabasePasswordFile)
 	return err
 }
 

@@ -354,3 +354,79 @@ func (c *Config) validateAPI(p *problems) {
 		bad("retry.batch_pause", "must be above 0")
 	}
 }
+
+// ValidateMirror checks what gcupsert mirror reads: the kafka, topics,
+// routes, log and mirror sections (the Genesys credentials are optional:
+// with them, data-table routes get typed columns from the API).
+func (c *Config) ValidateMirror() error {
+	var p problems
+	c.Kafka.validate(&p)
+	c.Topics.validate(&p)
+	for i := range c.Routes {
+		c.Routes[i].validate(&p, fmt.Sprintf("routes[%d]", i))
+	}
+	m := c.Mirror
+	switch {
+	case strings.HasPrefix(m.Database, "sqlite:"):
+		if strings.TrimPrefix(m.Database, "sqlite:") == "" {
+			p.add("mirror.database", "sqlite: needs a file path")
+		}
+		if m.DatabasePassword != "" {
+			p.add("mirror.database_password", "applies to a PostgreSQL database only")
+		}
+	case strings.HasPrefix(m.Database, "postgres://"), strings.HasPrefix(m.Database, "postgresql://"):
+		if u, err := url.Parse(m.Database); err != nil || u.Host == "" {
+			p.add("mirror.database", "is not a PostgreSQL URL (postgres://user@host:port/db)")
+		} else if _, has := u.User.Password(); has {
+			p.add("mirror.database", "holds a password; set GCUPSERT_MIRROR_DATABASE_PASSWORD or mirror.database_password_file instead")
+		} else if m.DatabasePassword != "" && u.User.Username() == "" {
+			p.add("mirror.database", "names no user for the password to go with (postgres://user@host:port/db)")
+		}
+	default:
+		p.add("mirror.database", "must be sqlite:PATH or postgres://user@host:port/db")
+	}
+	if strings.TrimSpace(m.GroupID) == "" {
+		p.add("mirror.group_id", "must not be empty")
+	} else if m.GroupID == c.Kafka.GroupID {
+		p.add("mirror.group_id", "%q is the worker's group (kafka.group_id); the mirror needs its own", m.GroupID)
+	}
+	if m.Deletes != "remove" && m.Deletes != "mark" {
+		p.add("mirror.deletes", "%q is not remove or mark", m.Deletes)
+	}
+	if m.MaxEvents < 1 {
+		p.add("mirror.max_events", "%d is below 1", m.MaxEvents)
+	}
+	if m.Linger.D() < 0 {
+		p.add("mirror.linger", "must not be negative")
+	}
+	if a := m.MetricsAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			p.add("mirror.metrics_address", "%q is not [host]:port", a)
+		}
+	}
+	c.validateRest(&p)
+	return p.err()
+}
+
+// MirrorDatabaseURL is mirror.database with the password set in, for
+// connecting; never print it.
+func (c *Config) MirrorDatabaseURL() string {
+	if c.Mirror.DatabasePassword == "" {
+		return c.Mirror.Database
+	}
+	u, err := url.Parse(c.Mirror.Database)
+	if err != nil || u.User == nil {
+		return c.Mirror.Database
+	}
+	u.User = url.UserPassword(u.User.Username(), string(c.Mirror.DatabasePassword))
+	return u.String()
+}
+
+// RedactURL is u without its password, for logs.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	return p.Redacted()
+}

@@ -7,8 +7,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gcupsert/gcupsert/change"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/gcupsert/gcupsert/change"
 )
 
 // Version is the format version carried by every event ("version" in audit

@@ -56,7 +56,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	if p := s.Problems(); len(p) > 0 {
 		return errors.New("guarantees broken:\n  " + strings.Join(p, "\n  "))
 	}
-	fmt.Fprintln(stdout, "\nOK: every event has exactly one outcome, offsets are committed to the end, and the emulator holds exactly the valid distinct keys.")
+	fmt.Fprintln(stdout, "\nOK: every event has exactly one outcome, offsets are committed to the end, the emulator holds exactly the valid distinct keys, and the mirror equals it.")
 	return nil
 }
 
@@ -86,6 +86,13 @@ func printSummary(w io.Writer, s demo.Summary) {
 	row("upsert latency", fmt.Sprintf("p50 %s  p95 %s  p99 %s", s.LatencyP50.Round(time.Microsecond), s.LatencyP95.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond)))
 	row("API requests", fmt.Sprintf("%d by status %v", s.APIRequests, s.APIStatus))
 	row("emulator records", fmt.Sprintf("%d (valid distinct keys expected: %d)", s.EmulatorRecords, s.ExpectedKeys))
+	if s.MirrorRan {
+		check := "equal to the emulator, field by field"
+		if len(s.MirrorDiffs) > 0 {
+			check = fmt.Sprintf("%d differences from the emulator", len(s.MirrorDiffs))
+		}
+		row("mirror (SQLite)", fmt.Sprintf("%d rows, %s", s.MirrorRows, check))
+	}
 	if s.TooManyRequests > 0 || s.Target == "datatables" {
 		row("429 responses", s.TooManyRequests)
 	}

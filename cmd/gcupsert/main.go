@@ -41,6 +41,9 @@ Usage:
   gcupsert tables [--name FILTER] list the Genesys data tables
   gcupsert schema pull --table NAME
                                   print a data table's schema
+  gcupsert mirror --config FILE   keep a database in step with the sync topic, exactly once
+  gcupsert mirror init --config FILE [--apply]
+                                  print (and create) the mirror's tables
   gcupsert version                print the version, revision and Go version of this build
 
 Run "gcupsert COMMAND -h" for a command's flags.
@@ -59,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stderr)
+	case "mirror":
+		err = cmdMirror(args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(args[1:], stdout, stderr)
 	case "emulator":
@@ -150,8 +155,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("gcupsert starting", "version", version.Get().Version, "worker", cfg.WorkerID, "group", cfg.Kafka.GroupID, "brokers", cfg.Kafka.Brokers, "routes", len(cfg.Routes))
+	return runUntilStopped(ctx, log, w.Run, cfg.ShutdownTimeout.D())
+}
+
+// runUntilStopped runs run until it returns; once ctx ends (a signal), it
+// waits at most timeout for it.
+func runUntilStopped(ctx context.Context, log *slog.Logger, run func(context.Context) error, timeout time.Duration) error {
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	select {
 	case err := <-done:
 		if err == nil {
@@ -160,7 +171,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	t := time.NewTimer(cfg.ShutdownTimeout.D())
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case err := <-done:
@@ -169,6 +180,6 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		return err
 	case <-t.C:
-		return fmt.Errorf("shutdown took longer than shutdown_timeout (%s); uncommitted batches will be redelivered", cfg.ShutdownTimeout)
+		return fmt.Errorf("shutdown took longer than shutdown_timeout (%s); uncommitted work will be redone", timeout)
 	}
 }

@@ -57,7 +57,7 @@ func TestDemoCommandSmallRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"produced", "dead-lettered", "partition 0", "upsert latency", "OK: every event has exactly one outcome"} {
+	for _, want := range []string{"produced", "dead-lettered", "partition 0", "upsert latency", "mirror (SQLite)", "OK: every event has exactly one outcome"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gcupsert/gcupsert/emulator/core"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // batchRecord is one decoded record of a batch.

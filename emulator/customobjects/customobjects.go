@@ -7,8 +7,9 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/gcupsert/gcupsert/emulator/core"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // Defaults used by New for zero Config fields.

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/gcupsert/gcupsert/emulator/core"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gcupsert/gcupsert/emulator/core"
 )
 
 // ErrInvalidFixtures is wrapped by errors of a fixtures document that cannot

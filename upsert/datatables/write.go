@@ -6,9 +6,10 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/upsert"
-	"golang.org/x/sync/errgroup"
 )
 
 // Upsert refreshes the schema when due, runs the batch checks (reference

@@ -83,6 +83,12 @@ type Summary struct {
 	APIByKind        map[string]int
 	Target           string
 	Elapsed          time.Duration
+	// MirrorRan says gcupsert mirror applied the sync topic to SQLite;
+	// MirrorRows are its live rows and MirrorDiffs how they differ from the
+	// emulator's records, field by field (none when equal).
+	MirrorRan   bool
+	MirrorRows  int
+	MirrorDiffs []string
 }
 
 // Upserted counts events whose change reached Genesys.
@@ -116,6 +122,9 @@ func (s Summary) Problems() []string {
 	if len(s.MissingKeys) > 0 || len(s.UnexpectedKeys) > 0 || s.EmulatorRecords != s.ExpectedKeys {
 		p = append(p, fmt.Sprintf("emulator holds %d records, expected %d (missing %d, unexpected %d)",
 			s.EmulatorRecords, s.ExpectedKeys, len(s.MissingKeys), len(s.UnexpectedKeys)))
+	}
+	if s.MirrorRan && (len(s.MirrorDiffs) > 0 || s.MirrorRows != s.EmulatorRecords) {
+		p = append(p, fmt.Sprintf("the mirror holds %d rows, the emulator %d records; %d differ", s.MirrorRows, s.EmulatorRecords, len(s.MirrorDiffs)))
 	}
 	return p
 }
@@ -174,6 +183,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	s, err := st.summary(ctx, t, ds, end, committed, opts.Target)
 	if err != nil {
+		return s, err
+	}
+	if err := st.runMirror(ctx, cfg, dir, opts.Target, opts.Logger, &s); err != nil {
 		return s, err
 	}
 	s.Elapsed = time.Since(began)

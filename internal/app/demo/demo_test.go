@@ -34,7 +34,7 @@ func TestDemoRunKeepsEveryGuarantee(t *testing.T) {
 	if p := s.Problems(); len(p) > 0 {
 		t.Fatalf("problems: %v", p)
 	}
-	if s.DeadLettered == 0 || s.Upserted() == 0 || s.Collapsed == 0 {
+	if s.DeadLettered == 0 || s.Upserted() == 0 || s.Collapsed == 0 || !s.MirrorRan {
 		t.Fatalf("summary %+v", s)
 	}
 	if s.APIStatus[503] == 0 {
@@ -45,7 +45,8 @@ func TestDemoRunKeepsEveryGuarantee(t *testing.T) {
 func TestProblemsCatchBrokenGuarantees(t *testing.T) {
 	ok := Summary{Produced: 10, Created: 6, Collapsed: 1, DeadLettered: 3, SyncEvents: 6,
 		DeadByReason: map[string]int{"decode/invalid.json": 3}, AuditEvents: 2, Batches: 2,
-		Committed: map[int]int64{0: 10}, End: map[int]int64{0: 10, 1: 0}, EmulatorRecords: 6, ExpectedKeys: 6}
+		Committed: map[int]int64{0: 10}, End: map[int]int64{0: 10, 1: 0}, EmulatorRecords: 6, ExpectedKeys: 6,
+		MirrorRan: true, MirrorRows: 6}
 	if p := ok.Problems(); len(p) != 0 {
 		t.Fatalf("a good summary has problems: %v", p)
 	}
@@ -57,6 +58,8 @@ func TestProblemsCatchBrokenGuarantees(t *testing.T) {
 		func(s *Summary) { s.Committed = map[int]int64{0: 9} },
 		func(s *Summary) { s.EmulatorRecords = 7 },
 		func(s *Summary) { s.MissingKeys = []string{"k"} },
+		func(s *Summary) { s.MirrorRows = 5 },
+		func(s *Summary) { s.MirrorDiffs = []string{"k: mirror {}, target {}"} },
 	}
 	for i, mut := range broken {
 		s := ok

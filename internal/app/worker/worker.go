@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/decode"
@@ -23,7 +25,6 @@ import (
 	"github.com/gcupsert/gcupsert/internal/retry"
 	"github.com/gcupsert/gcupsert/sink"
 	"github.com/gcupsert/gcupsert/upsert"
-	"github.com/segmentio/kafka-go"
 )
 
 // Options are the dependencies that do not come from the configuration.
