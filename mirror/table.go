@@ -3,6 +3,7 @@ package mirror
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 )
@@ -37,7 +38,9 @@ type Table struct {
 // TableName is the SQL name of the table of a target and schema: both
 // lower-cased, every character other than a letter, digit or '_' made
 // '_', joined by '_', at most 50 bytes (room for suffixes within
-// PostgreSQL's 63).
+// PostgreSQL's 63): a longer name keeps 41 bytes and ends with '_' and 8
+// hex digits of a hash of the whole. Distinct pairs can share a name ("a-b"
+// and "a_b"); callers refuse such routes.
 func TableName(target, schema string) string {
 	clean := func(s string) string {
 		var b strings.Builder
@@ -52,7 +55,9 @@ func TableName(target, schema string) string {
 	}
 	n := clean(target) + "_" + clean(schema)
 	if len(n) > 50 {
-		n = n[:50]
+		h := fnv.New32a()
+		h.Write([]byte(target + "\x00" + schema))
+		n = fmt.Sprintf("%s_%08x", n[:41], h.Sum32())
 	}
 	return n
 }

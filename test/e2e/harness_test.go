@@ -28,6 +28,8 @@ import (
 type tuning struct {
 	MaxRecords int           // records per batch
 	Linger     time.Duration // batch linger
+	// MirrorMaxEvents bounds the mirror's transactions (default 500).
+	MirrorMaxEvents int
 }
 
 // scenario is one test's topics, emulator, worker configuration and data.
@@ -43,6 +45,7 @@ type scenario struct {
 	ds         dataset
 	offsets    map[int][]int // partition -> offset -> index in ds.Events
 	began      time.Time
+	mirror     *mirrorState // the scenario's PostgreSQL mirror
 }
 
 func newScenario(t *testing.T, name string, partitions int, tune tuning) *scenario {
@@ -55,6 +58,7 @@ func newScenario(t *testing.T, name string, partitions int, tune tuning) *scenar
 		t.Fatal(err)
 	}
 	s.emu = startEmulator(t, s.schemaPath)
+	s.mirror = newMirrorState(t, s.group+"-mirror")
 	s.writeConfig(tune)
 	return s
 }
@@ -67,6 +71,9 @@ func (s *scenario) writeConfig(tune tuning) {
 	}
 	if tune.Linger == 0 {
 		tune.Linger = 20 * time.Millisecond
+	}
+	if tune.MirrorMaxEvents == 0 {
+		tune.MirrorMaxEvents = 500
 	}
 	cfg := fmt.Sprintf(`kafka:
   group_id: %q
@@ -105,9 +112,16 @@ routes:
 log:
   level: info
   format: json
+mirror:
+  database: %q
+  group_id: %q
+  dead_letters: true
+  event_log: true
+  max_events: %d
+  linger: 50ms
 shutdown_timeout: 20s
 `, s.group, s.emu.url, clientID, tune.MaxRecords, tune.Linger, s.topics.Audit, s.topics.Sync, s.topics.DeadLetter,
-		s.topics.Input, schemaName, s.schemaPath)
+		s.topics.Input, schemaName, s.schemaPath, s.mirror.url, s.mirror.group, tune.MirrorMaxEvents)
 	s.cfgPath = filepath.Join(s.dir, "gcupsert.yaml")
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		s.t.Fatal(err)
@@ -519,6 +533,7 @@ func (s *scenario) finish(out outbound, recovery, note string) row {
 	if r.Duplicates > 0 {
 		r.Note += "; " + duplicateBatches(tl)
 	}
+	r.Mirror = s.checkMirror(tl, recs)
 	addRow(r)
 	if len(tl.problems) > 0 {
 		sort.Strings(tl.problems)

@@ -50,6 +50,7 @@ func TestKcatFormats(t *testing.T) {
 	}
 	s.mapOffsets(ds)
 	w := s.startWorker("kcat")
+	s.startMirror("0")
 	s.waitDone(2 * time.Minute)
 	s.stop(w)
 	out := outbound{

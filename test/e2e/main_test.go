@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gcupsert/gcupsert/test/integration"
+	"github.com/gcupsert/gcupsert/test/pgtest"
 )
 
 // suite is what TestMain sets up once for every test.
@@ -31,6 +32,8 @@ var suite struct {
 	brokers  []string // bootstrap addresses
 	kafkaDir string   // kafka.sh directory of a broker the tests may restart; "" if none
 	started  bool     // the broker was started by this run
+	postgres string   // URL of the PostgreSQL server the mirrors write to
+	pgDir    string   // its postgres.sh directory when this run started it
 	tmp      string
 
 	mu   sync.Mutex
@@ -46,6 +49,7 @@ type row struct {
 	Collapsed    int // superseded inside a batch by a newer event of their key
 	Duplicates   int // sync events beyond the first per event id
 	Recovery     string
+	Mirror       string // the PostgreSQL mirror's end state
 	Elapsed      time.Duration
 	Note         string
 }
@@ -105,23 +109,53 @@ func runMain(m *testing.M) (code int) {
 		fmt.Printf("e2e: Apache Kafka started at %s in %s\n", addr, time.Since(t0).Round(time.Millisecond))
 	}
 
+	if u := strings.TrimSpace(os.Getenv(pgtest.URLEnv)); u != "" {
+		suite.postgres = u
+		fmt.Printf("e2e: using the PostgreSQL server from %s\n", pgtest.URLEnv)
+	} else {
+		t0 := time.Now()
+		suite.pgDir = filepath.Join(suite.tmp, "postgres")
+		if suite.postgres, err = pgtest.Up(suite.pgDir); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: starting PostgreSQL:", err)
+			_ = pgtest.Down(suite.pgDir)
+			stopKafka()
+			return 1
+		}
+		fmt.Printf("e2e: PostgreSQL started in %s\n", time.Since(t0).Round(time.Millisecond))
+	}
+
 	// Children must not outlive the run: stop them on a signal and shortly
 	// before the test binary's own timeout would abort it.
 	stopWatch := watchForAbort()
 	defer stopWatch()
 	defer func() {
 		killChildren()
-		if suite.started {
-			if _, err := kafkaScript("stop", suite.kafkaDir); err != nil {
-				fmt.Fprintln(os.Stderr, "e2e: stopping Apache Kafka:", err)
+		if suite.pgDir != "" {
+			if err := pgtest.Down(suite.pgDir); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: stopping PostgreSQL:", err)
 				code = 1
 			}
+		}
+		if !stopKafka() {
+			code = 1
 		}
 	}()
 
 	code = m.Run()
 	printTable(os.Stdout, time.Since(began))
 	return code
+}
+
+// stopKafka stops the broker this run started; false when that failed.
+func stopKafka() bool {
+	if !suite.started {
+		return true
+	}
+	if _, err := kafkaScript("stop", suite.kafkaDir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stopping Apache Kafka:", err)
+		return false
+	}
+	return true
 }
 
 // kafkaScript runs scripts/kafka/kafka.sh and returns the last line it
@@ -190,9 +224,9 @@ func printTable(w io.Writer, total time.Duration) {
 	sort.SliceStable(suite.rows, func(i, j int) bool { return suite.rows[i].Scenario < suite.rows[j].Scenario })
 	fmt.Fprintf(w, "\nEnd-to-end scenarios against Apache Kafka at %s (total %s)\n\n", strings.Join(suite.brokers, ","), total.Round(time.Second))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tproduced\tupserted\tdead-lettered\tcollapsed\tduplicates\trecovery\telapsed\t")
+	fmt.Fprintln(tw, "scenario\tproduced\tupserted\tdead-lettered\tcollapsed\tduplicates\trecovery\tmirror\telapsed\t")
 	for _, r := range suite.rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", r.Scenario, r.Produced, r.Upserted, r.DeadLettered, r.Collapsed, r.Duplicates, r.Recovery, r.Elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", r.Scenario, r.Produced, r.Upserted, r.DeadLettered, r.Collapsed, r.Duplicates, r.Recovery, r.Mirror, r.Elapsed.Round(100*time.Millisecond))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -33,7 +33,14 @@ func TestSteadyLoad(t *testing.T) {
 	took := time.Since(began)
 	s.stop(w)
 	rate := float64(len(s.ds.Events)) / took.Seconds()
-	s.finish(s.readOutbound(), "-", fmt.Sprintf("drained in %s (%.0f events/s)", ms(took), rate))
+	// The mirror starts once the worker is done, so that the two figures
+	// are each alone on the machine.
+	out := s.readOutbound()
+	synced := int64(len(out.Sync))
+	s.startMirror("0")
+	applied := s.waitMirrorApplied(synced, 5*time.Minute)
+	s.finish(out, "-", fmt.Sprintf("drained in %s (%.0f events/s); the mirror applied the %d sync events to PostgreSQL in %s (%.0f events/s)",
+		ms(took), rate, synced, ms(applied), float64(synced)/applied.Seconds()))
 }
 
 // 2. The worker is killed with SIGKILL three times mid-stream and restarted:
@@ -43,6 +50,7 @@ func TestKilledWorkerRestarts(t *testing.T) {
 	s.emu.faults(t, map[string]any{"latency": "15ms"})
 	s.produce(newDataset(mixed(20_000, "kill", 2)))
 	w := s.startWorker("kill-0")
+	s.startMirror("0")
 	var recoveries []string
 	for i, frac := range []float64{0.15, 0.40, 0.65} {
 		s.waitProgress(frac, 2*time.Minute)
@@ -63,6 +71,7 @@ func TestGracefulStop(t *testing.T) {
 	s.emu.faults(t, map[string]any{"latency": "15ms"})
 	s.produce(newDataset(mixed(10_000, "term", 3)))
 	w := s.startWorker("term-0")
+	s.startMirror("0")
 	s.waitProgress(0.3, 2*time.Minute)
 	stopped := s.stop(w)
 	if stopped > 10*time.Second {
@@ -90,6 +99,7 @@ func TestMembersJoinAndLeave(t *testing.T) {
 	s.produce(newDataset(mixed(20_000, "group", 4)))
 	a := s.startWorker("member-a")
 	b := s.startWorker("member-b")
+	s.startMirror("0")
 	s.waitProgress(0.2, 2*time.Minute)
 	c := s.startWorker("member-c")
 	s.waitProgress(0.5, 2*time.Minute)
@@ -113,6 +123,7 @@ func TestBrokerRestart(t *testing.T) {
 	s.emu.faults(t, map[string]any{"latency": "15ms"})
 	s.produce(newDataset(mixed(20_000, "broker", 5)))
 	w := s.startWorker("broker")
+	s.startMirror("0")
 	s.waitProgress(0.3, 2*time.Minute)
 	if _, err := kafkaScript("stop", suite.kafkaDir); err != nil {
 		t.Fatal(err)
@@ -139,6 +150,7 @@ func TestAPIOutageAndRateLimitStorm(t *testing.T) {
 	s.emu.faults(t, map[string]any{"latency": "10ms"})
 	s.produce(newDataset(mixed(20_000, "api", 6)))
 	w := s.startWorker("api")
+	s.startMirror("0")
 	s.waitProgress(0.25, 2*time.Minute)
 	s.emu.faults(t, map[string]any{"down": true})
 	downAt := time.Now()

@@ -65,6 +65,22 @@ func StartDir(t testing.TB, dir string) (url string) {
 	return url
 }
 
+// Up starts the server whose files live in dir, creating it when dir holds
+// none, and returns its URL; for a caller without a testing.TB (a TestMain),
+// which must call Down when it is done.
+func Up(dir string) (url string, err error) {
+	if !Installed() {
+		return "", errors.New(SkipMessage)
+	}
+	return run(startTimeout, "start", dir)
+}
+
+// Down stops the server of dir started by Up, keeping its data.
+func Down(dir string) error {
+	_, err := run(stopTimeout, "stop", dir)
+	return err
+}
+
 // Stop stops the server of dir (started by StartDir), keeping its data.
 func Stop(t testing.TB, dir string) {
 	t.Helper()

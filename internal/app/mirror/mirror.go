@@ -34,11 +34,20 @@ type Options struct {
 // read from the API); otherwise its records are kept as JSON only.
 func Tables(ctx context.Context, cfg config.Config, log *slog.Logger) ([]core.Table, error) {
 	var out []core.Table
+	byName := map[string]int{}
 	for i, r := range cfg.Routes {
 		t, err := routeTable(ctx, cfg, r, log)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, r.Topic, err)
 		}
+		if j, ok := byName[t.Name]; ok {
+			if o := out[j]; o.Target != t.Target || o.Schema != t.Schema {
+				return nil, fmt.Errorf("routes[%d] (%s %s) would share the mirror's table %s with %s %s; rename one",
+					i, t.Target, t.Schema, t.Name, o.Target, o.Schema)
+			}
+			continue // two topics into one schema share its table
+		}
+		byName[t.Name] = len(out)
 		out = append(out, t)
 	}
 	return out, nil
