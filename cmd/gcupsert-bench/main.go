@@ -2,7 +2,7 @@
 // memory and API budget use (see package internal/bench), prints one table
 // and writes the same figures as JSON.
 //
-//	gcupsert-bench [--out bench-results.json] [--only inproc,child,api,import,visibility]
+//	gcupsert-bench [--out bench-results.json] [--only inproc,child,api,import,visibility,mirror]
 package main
 
 import (
@@ -28,13 +28,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gcupsert-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "bench-results.json", "write the results as JSON to this file (\"\" for none)")
-	only := fs.String("only", "", "comma-separated scenario groups to run: inproc, child, api, import, visibility (default all)")
+	only := fs.String("only", "", "comma-separated scenario groups to run: inproc, child, api, import, visibility, mirror (default all)")
 	fs.StringVar(&o.Bin, "bin", "", "gcupsert binary for the child-process run (default: build ./cmd/gcupsert)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process run to this file")
 	fs.IntVar(&o.Partitions, "partitions", o.Partitions, "input partitions in the worker-cost runs")
 	fs.IntVar(&o.InProcEvents, "inproc-events", o.InProcEvents, "backlog of the in-process run")
 	fs.IntVar(&o.BaselineEvents, "baseline-events", o.BaselineEvents, "events of the regime-1 baseline")
 	fs.IntVar(&o.ChildEvents, "child-events", o.ChildEvents, "backlog of the child-process run")
+	fs.IntVar(&o.MirrorEvents, "mirror-events", o.MirrorEvents, "backlog of sync events of the mirror run")
 	fs.DurationVar(&o.APIRun, "api-run", o.APIRun, "measured span of each API-bound customobjects run")
 	fs.DurationVar(&o.APIWindow, "api-window", o.APIWindow, "emulator rate window of the API-bound customobjects runs (budget scaled to 300 a minute)")
 	if err := fs.Parse(args); err != nil {

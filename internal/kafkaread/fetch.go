@@ -47,8 +47,10 @@ type Fetcher struct {
 	Log     *slog.Logger
 }
 
-// fetchMaxBytes bounds one fetch response.
-const fetchMaxBytes = 8 << 20
+// fetchMaxBytes bounds one fetch response (the broker still returns a
+// first record batch larger than that). Each partition holds one response
+// at a time, so this bounds the memory of reading.
+const fetchMaxBytes = 1 << 20
 
 // Run sends the partition's records, in offset order, to out until ctx
 // ends; it closes out when it returns.

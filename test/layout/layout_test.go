@@ -95,6 +95,10 @@ func TestTheDataFlowsOneWay(t *testing.T) {
 		module + "/decode":   {"/upsert", "/sink", "/consumer", "/emulator", "/config"},
 		module + "/sink":     {"/upsert", "/consumer", "/decode", "/emulator", "/config"},
 		module + "/upsert":   {"/sink", "/consumer", "/decode", "/emulator", "/config"},
+		// The mirror reads the sync topic as any consumer would: by the
+		// documented format, not by the worker's code.
+		module + "/mirror":       {"/sink", "/consumer", "/decode", "/upsert", "/emulator", "/config"},
+		module + "/mirror/sqldb": {"/sink", "/consumer", "/decode", "/upsert", "/emulator", "/config"},
 	}
 	for p, banned := range rules {
 		if _, ok := g[p]; !ok {

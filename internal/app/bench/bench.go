@@ -12,6 +12,9 @@
 //     Data Tables initial load by import jobs; the time until a single
 //     row change is visible in rows mode.
 //
+// A last scenario measures gcupsert mirror: sync events applied to
+// PostgreSQL per second, the mirror's CPU and the server's per event.
+//
 // Each regime also runs a sequential baseline on the same emulator (100
 // events a batch, a token request per batch, no pipelining) and reports
 // gcupsert's ratio to it. Nothing is hard-coded: every figure is measured
@@ -31,6 +34,7 @@ func Defaults() Options {
 		InProcEvents:   200_000,
 		BaselineEvents: 50_000,
 		ChildEvents:    1_000_000,
+		MirrorEvents:   200_000,
 		Keys:           100_000,
 		APIWindow:      60 * time.Second,
 		APIRun:         120 * time.Second,
@@ -55,6 +59,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		{"api", apiBound},
 		{"import", dtImport},
 		{"visibility", rowVisibility},
+		{"mirror", mirrorBench},
 	}
 	for _, s := range steps {
 		if !o.want(s.group) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gcupsert/gcupsert/decode"
+	"github.com/gcupsert/gcupsert/mirror"
 	"github.com/gcupsert/gcupsert/upsert"
 	"github.com/gcupsert/gcupsert/upsert/customobjects"
 )
@@ -51,5 +52,33 @@ func TestPrintTableMarksMissingFigures(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// The mirror's stream is sync events the mirror reads, in source order
+// per partition, and its count of live keys is right.
+func TestSyncStreamIsReadableAndCounted(t *testing.T) {
+	msgs, live := SyncStream(1000, 300, 3)
+	last := map[string]bool{} // key -> deleted by its last event
+	next := map[int]int64{}
+	for i, m := range msgs {
+		e, err := mirror.ParseSync(m.Value)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if e.Key != string(m.Key) || e.Source.Partition != m.Partition || e.Source.Offset != next[m.Partition] {
+			t.Fatalf("event %d: key %q partition %d offset %d", i, e.Key, e.Source.Partition, e.Source.Offset)
+		}
+		next[m.Partition]++
+		last[e.Key] = e.Delete
+	}
+	want := 0
+	for _, deleted := range last {
+		if !deleted {
+			want++
+		}
+	}
+	if live != want || want == 0 || want == len(last) {
+		t.Errorf("live %d, want %d of %d keys", live, want, len(last))
 	}
 }

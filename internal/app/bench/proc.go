@@ -66,30 +66,63 @@ func peakRSS(pid string) (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%s/status", pid)
 }
 
-// procCPU returns utime+stime of pid.
-func procCPU(pid int) (time.Duration, error) {
+// statFields returns the fields of /proc/pid/stat after the command name:
+// f[0] is field 3 (state).
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	// The command name may hold spaces; fields start after the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+		return nil, fmt.Errorf("unexpected /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	if len(f) < 15 {
+		return nil, fmt.Errorf("unexpected /proc/%d/stat", pid)
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	return f, nil
+}
+
+// ticksOf sums the clock-tick fields i and i+1 of f as a duration.
+func ticksOf(f []string, i int) (time.Duration, error) {
+	a, err1 := strconv.ParseInt(f[i], 10, 64)
+	b, err2 := strconv.ParseInt(f[i+1], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+		return 0, fmt.Errorf("unexpected /proc stat fields %q %q", f[i], f[i+1])
 	}
 	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticks, nil
+	return time.Duration(a+b) * time.Second / ticks, nil
+}
+
+// procCPU returns utime+stime of pid (fields 14 and 15).
+func procCPU(pid int) (time.Duration, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return ticksOf(f, 11)
+}
+
+// procChildCPU returns cutime+cstime of pid (fields 16 and 17): the CPU
+// of its children that have exited and been waited for.
+func procChildCPU(pid int) (time.Duration, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return ticksOf(f, 13)
+}
+
+// procPPID returns the parent of pid (field 4).
+func procPPID(pid int) (int, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1])
 }
 
 // scrape reads one unlabelled sample from a Prometheus text endpoint.

@@ -23,6 +23,8 @@ type Options struct {
 	InProcEvents   int
 	BaselineEvents int
 	ChildEvents    int
+	// MirrorEvents is the backlog of sync events of the mirror scenario.
+	MirrorEvents int
 	// Keys is the number of distinct record keys of the worker-cost streams.
 	Keys int
 	// Bin is the gcupsert binary for the child-process run ("" builds it).
@@ -35,7 +37,7 @@ type Options struct {
 	// APIRun is how long the API-bound customobjects runs are measured.
 	APIRun time.Duration
 	// Only, when non-empty, names the scenario groups to run: inproc,
-	// child, api, import, visibility.
+	// child, api, import, visibility, mirror.
 	Only map[string]bool
 	Log  io.Writer
 }
