@@ -156,9 +156,10 @@ type Topics struct {
 // Route sends one input topic to one target.
 type Route struct {
 	Topic  string `yaml:"topic"`
-	Target string `yaml:"target"` // customobjects | datatables
+	Target string `yaml:"target"` // customobjects | datatables | externalcontacts
 	// Schema and SchemaFile name the customobjects schema and its JSON
-	// Schema file.
+	// Schema file; for externalcontacts, Schema names the data schema of
+	// the custom fields (optional).
 	Schema     string `yaml:"schema"`
 	SchemaFile string `yaml:"schema_file"`
 	// Table is the data table's name or id (datatables).
@@ -172,6 +173,16 @@ type Route struct {
 	References map[string]string `yaml:"references"`
 	// DataTables tunes the datatables target.
 	DataTables DataTables `yaml:"datatables"`
+	// Entity (contact or organization), ExternalSource (the name of the
+	// external source whose external ids carry the keys; CreateSource
+	// creates it when missing) and OrganizationField (contacts: the field
+	// holding the organization's external id) configure an
+	// externalcontacts route; ExternalContacts tunes it.
+	Entity            string           `yaml:"entity"`
+	ExternalSource    string           `yaml:"external_source"`
+	CreateSource      bool             `yaml:"create_source"`
+	OrganizationField string           `yaml:"organization_field"`
+	ExternalContacts  ExternalContacts `yaml:"externalcontacts"`
 	// Format of the input events: plain (the gcupsert envelope) or
 	// debezium (with or without the schema/payload wrapper).
 	Format  string  `yaml:"format"`
@@ -199,6 +210,27 @@ type DataTables struct {
 	// PutMissingIs404 says the API answers 404 to a PUT of a missing row,
 	// which saves updateOnly a read before each write.
 	PutMissingIs404 bool `yaml:"put_missing_is_404"`
+}
+
+// ExternalContacts tunes an externalcontacts route.
+type ExternalContacts struct {
+	// FieldRule is the enrich field rule: PreferProvided (default: a
+	// provided value wins, an omitted field stays), AlwaysUseProvided or
+	// PreferExisting; ArrayRule is Fill (default), Replace or Extend.
+	FieldRule string `yaml:"field_rule"`
+	ArrayRule string `yaml:"array_rule"`
+	// ReferenceWait is how long a contact whose organization does not
+	// exist yet is looked up again before it is dead-lettered; default 1m.
+	ReferenceWait Duration `yaml:"reference_wait"`
+	// ReferenceTTL is how long a resolved organization is cached; 10m.
+	ReferenceTTL Duration `yaml:"reference_ttl"`
+	// SchemaRefresh is how old the data schema may get before it is read
+	// again; 10m.
+	SchemaRefresh Duration `yaml:"schema_refresh"`
+	// MaxEnrich (at most 10), MaxBulk and Parallelism bound the requests.
+	MaxEnrich   int `yaml:"max_enrich"`
+	MaxBulk     int `yaml:"max_bulk"`
+	Parallelism int `yaml:"parallelism"`
 }
 
 // Mapping reshapes input fields before validation.

@@ -188,8 +188,14 @@ func (rt *Route) validate(p *problems, key string) {
 		}
 	case "datatables":
 		rt.validateDataTables(p, key)
+	case "externalcontacts":
+		rt.validateExternalContacts(p, key)
 	default:
-		p.add(key+".target", "%q is not a known target (customobjects, datatables)", rt.Target)
+		p.add(key+".target", "%q is not a known target (customobjects, datatables, externalcontacts)", rt.Target)
+	}
+	if rt.Target != "externalcontacts" && (rt.Entity != "" || rt.ExternalSource != "" || rt.CreateSource ||
+		rt.OrganizationField != "" || rt.ExternalContacts != (ExternalContacts{})) {
+		p.add(key, "entity, external_source, create_source, organization_field and externalcontacts apply to the externalcontacts target only")
 	}
 	switch rt.ConflictResolution {
 	case "upsert", "updateOnly", "createOnly":
@@ -247,6 +253,49 @@ func (rt *Route) validateDataTables(p *problems, key string) {
 	}{{"schema_refresh", d.SchemaRefresh}, {"import_poll_interval", d.ImportPollInterval}, {"import_timeout", d.ImportTimeout}, {"reference_ttl", d.ReferenceTTL}} {
 		if kv.v < 0 {
 			p.add(key+".datatables."+kv.name, "must not be negative")
+		}
+	}
+}
+
+func (rt *Route) validateExternalContacts(p *problems, key string) {
+	switch rt.Entity {
+	case "contact", "organization":
+	default:
+		p.add(key+".entity", "%q is not contact or organization", rt.Entity)
+	}
+	if n := len(strings.TrimSpace(rt.ExternalSource)); n == 0 || n > 200 {
+		p.add(key+".external_source", "must name the external source (at most 200 characters)")
+	}
+	if rt.SchemaFile != "" || rt.Table != "" || len(rt.References) > 0 || len(rt.ReferenceFields) > 0 || len(rt.UniqueFields) > 0 {
+		p.add(key, "schema_file, table, references, reference_fields and unique_fields do not apply to externalcontacts "+
+			"(schema names the data schema, read from the API; organization_field names the organization reference)")
+	}
+	if rt.OrganizationField != "" && rt.Entity != "contact" {
+		p.add(key+".organization_field", "applies to contacts only")
+	}
+	e := rt.ExternalContacts
+	switch e.FieldRule {
+	case "", "PreferProvided", "AlwaysUseProvided", "PreferExisting":
+	default:
+		p.add(key+".externalcontacts.field_rule", "%q is not PreferProvided, AlwaysUseProvided or PreferExisting", e.FieldRule)
+	}
+	switch e.ArrayRule {
+	case "", "Fill", "Replace", "Extend":
+	default:
+		p.add(key+".externalcontacts.array_rule", "%q is not Fill, Replace or Extend", e.ArrayRule)
+	}
+	if e.MaxEnrich < 0 || e.MaxEnrich > 10 {
+		p.add(key+".externalcontacts.max_enrich", "%d is not between 1 and 10 (the API's limit)", e.MaxEnrich)
+	}
+	if e.MaxBulk < 0 || e.Parallelism < 0 {
+		p.add(key+".externalcontacts", "max_bulk and parallelism must not be negative")
+	}
+	for _, kv := range []struct {
+		name string
+		v    Duration
+	}{{"reference_wait", e.ReferenceWait}, {"reference_ttl", e.ReferenceTTL}, {"schema_refresh", e.SchemaRefresh}} {
+		if kv.v < 0 {
+			p.add(key+".externalcontacts."+kv.name, "must not be negative")
 		}
 	}
 }

@@ -426,6 +426,24 @@ func (c *Client) once(ctx context.Context, cl Call) (*Response, error) {
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
+// Retry runs op under the client's retry policy, as Do runs a request: an
+// error of op marked retry.Permanent (or a cancelled ctx) stops at once,
+// any other is retried after the policy's wait until the budget is spent.
+// Targets use it for what a bulk API reports per entity as retryable
+// (RetryableEntity decides that).
+func (c *Client) Retry(ctx context.Context, what string, op func() error) error {
+	notify := func(err error, wait time.Duration) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, what+" failed, retrying",
+			slog.Duration("wait", wait), slog.String("error", err.Error()))
+	}
+	return c.retry.Do(ctx, c.clock, func() error {
+		if err := ctx.Err(); err != nil {
+			return retry.Permanent(err)
+		}
+		return op()
+	}, notify)
+}
+
 // Clock is the clock the client waits on; targets measure with it too.
 func (c *Client) Clock() clock.Clock { return c.clock }
 

@@ -155,6 +155,13 @@ func IsRetryable(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// RetryableEntity reports whether one entity of a bulk request that the
+// API failed is worth sending again: the API says so (its retryable flag),
+// or its status is one IsRetryable retries (429, 5xx but 501).
+func RetryableEntity(retryable bool, status int) bool {
+	return retryable || retryableStatus(status)
+}
+
 func retryableStatus(status int) bool {
 	switch {
 	case status == http.StatusTooManyRequests:

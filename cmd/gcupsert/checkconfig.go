@@ -22,6 +22,7 @@ import (
 	"github.com/gcupsert/gcupsert/internal/clock"
 	"github.com/gcupsert/gcupsert/upsert"
 	"github.com/gcupsert/gcupsert/upsert/customobjects"
+	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
 )
 
 // checker prints one line per check and remembers failures.
@@ -180,6 +181,8 @@ func checkGenesys(c *checker, cfg config.Config, timeout time.Duration, stderr i
 			doc = checkSchemaFile(c, client, what, r)
 		case "datatables":
 			doc = checkTable(c, client, what, r, timeout)
+		case "externalcontacts":
+			doc = checkExternalContacts(c, client, what, r, timeout)
 		}
 		if doc == nil {
 			continue
@@ -246,4 +249,44 @@ func fieldNames(schema []byte) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// checkExternalContacts checks that an externalcontacts route's external
+// source exists (or may be created) and that its data schema exists and
+// is enabled, and returns the JSON Schema of the fields its records may
+// hold; nil when the data schema cannot be read.
+func checkExternalContacts(c *checker, client *upsert.Client, what string, r config.Route, timeout time.Duration) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	src, ok, err := externalcontacts.FindSource(ctx, client, r.ExternalSource)
+	switch {
+	case err != nil:
+		c.fail("schema", "%s: external source %q: %v", what, r.ExternalSource, err)
+	case !ok && r.CreateSource:
+		c.ok("schema", "%s: external source %q does not exist; the worker will create it (create_source)", what, r.ExternalSource)
+	case !ok:
+		c.fail("schema", "%s: no external source is named %q (create it, or set create_source)", what, r.ExternalSource)
+	case src.Active != nil && !*src.Active:
+		c.fail("schema", "%s: external source %q (id %s) is not active", what, src.Name, src.ID)
+	default:
+		c.ok("schema", "%s: external source %q found (id %s)", what, src.Name, src.ID)
+	}
+	var custom []byte
+	if r.Schema != "" {
+		ds, ok, err := externalcontacts.FindDataSchema(ctx, client, externalcontacts.Entity(r.Entity), r.Schema)
+		switch {
+		case err != nil:
+			c.fail("schema", "%s: %s data schema %q: %v", what, r.Entity, r.Schema, err)
+			return nil
+		case !ok:
+			c.fail("schema", "%s: no %s data schema is named %q", what, r.Entity, r.Schema)
+			return nil
+		case ds.Enabled != nil && !*ds.Enabled:
+			c.fail("schema", "%s: %s data schema %q is disabled", what, r.Entity, r.Schema)
+			return nil
+		}
+		c.ok("schema", "%s: %s data schema %q found (id %s, version %d), custom fields: %s", what, r.Entity, ds.Name, ds.ID, ds.Version, fieldNames(ds.JSONSchema))
+		custom = ds.JSONSchema
+	}
+	return externalcontacts.FieldsSchema(externalcontacts.Entity(r.Entity), r.OrganizationField, custom)
 }

@@ -39,8 +39,8 @@ Usage:
   gcupsert check-config --config FILE
                                   validate a configuration and the connections it names
   gcupsert tables [--name FILTER] list the Genesys data tables
-  gcupsert schema pull --table NAME
-                                  print a data table's schema
+  gcupsert schema pull --table NAME | --data-schema NAME [--entity contact|organization]
+                                  print a data table's schema, or an External Contacts data schema
   gcupsert mirror --config FILE   keep a database in step with the sync topic, exactly once
   gcupsert mirror init --config FILE [--apply]
                                   print (and create) the mirror's tables

@@ -16,6 +16,7 @@ import (
 	"github.com/gcupsert/gcupsert/internal/app/worker"
 	"github.com/gcupsert/gcupsert/internal/clock"
 	"github.com/gcupsert/gcupsert/upsert"
+	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
 )
 
 // apiClient loads the configuration's genesys and retry sections and builds
@@ -59,18 +60,24 @@ func cmdTables(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdSchema(args []string, stdout, stderr io.Writer) error {
+	const use = "usage: gcupsert schema pull (--table NAME | --data-schema NAME [--entity contact|organization]) [--config FILE]"
 	if len(args) == 0 || args[0] != "pull" {
-		return usageError{errors.New("usage: gcupsert schema pull --table NAME [--config FILE]")}
+		return usageError{errors.New(use)}
 	}
 	fs := flag.NewFlagSet("schema pull", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", os.Getenv("GCUPSERT_CONFIG"), "configuration file (its genesys section is used)")
 	table := fs.String("table", "", "data table name or id")
+	dataSchema := fs.String("data-schema", "", "External Contacts data schema name (custom fields)")
+	entity := fs.String("entity", "contact", "the data schema's entity: contact or organization")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *table == "" {
-		return usageError{errors.New("--table is required")}
+	if (*table == "") == (*dataSchema == "") {
+		return usageError{errors.New("one of --table and --data-schema is required")}
+	}
+	if *entity != string(externalcontacts.Contact) && *entity != string(externalcontacts.Organization) {
+		return usageError{fmt.Errorf("--entity %q is not contact or organization", *entity)}
 	}
 	c, _, err := apiClient(*path, stderr)
 	if err != nil {
@@ -78,13 +85,27 @@ func cmdSchema(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t, err := c.GetTable(ctx, *table, true)
-	if err != nil {
-		return err
+	var doc []byte
+	var what string
+	if *table != "" {
+		t, err := c.GetTable(ctx, *table, true)
+		if err != nil {
+			return err
+		}
+		doc, what = t.Schema, "table "+t.Name
+	} else {
+		ds, ok, err := externalcontacts.FindDataSchema(ctx, c, externalcontacts.Entity(*entity), *dataSchema)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("no %s data schema is named %q", *entity, *dataSchema)
+		}
+		doc, what = ds.JSONSchema, fmt.Sprintf("data schema %s (version %d)", ds.Name, ds.Version)
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, t.Schema, "", "  "); err != nil {
-		return fmt.Errorf("table %s: the schema is not JSON: %w", t.Name, err)
+	if err := json.Indent(&out, doc, "", "  "); err != nil {
+		return fmt.Errorf("%s: the schema is not JSON: %w", what, err)
 	}
 	out.WriteByte('\n')
 	_, err = stdout.Write(out.Bytes())

@@ -1,6 +1,7 @@
 // Package mirror assembles gcupsert mirror from the configuration: the
 // tables of the routes (typed columns from each route's JSON Schema: a
-// customobjects schema file, a data table's schema read from the API), the
+// customobjects schema file, a data table's schema read from the API, an
+// External Contacts entity's standard fields), the
 // database, and the consumer of the sync topic, with its metrics server.
 package mirror
 
@@ -21,6 +22,7 @@ import (
 	"github.com/gcupsert/gcupsert/internal/clock"
 	core "github.com/gcupsert/gcupsert/mirror"
 	"github.com/gcupsert/gcupsert/mirror/sqldb"
+	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
 )
 
 // Options are the dependencies that do not come from the configuration.
@@ -73,6 +75,18 @@ func routeTable(ctx context.Context, cfg config.Config, r config.Route, log *slo
 			return core.Table{}, fmt.Errorf("table %q: %w", r.Table, err)
 		}
 		return core.Table{Name: core.TableName(r.Target, tbl.Name), Target: r.Target, Schema: tbl.Name, Columns: cols}, nil
+	case "externalcontacts":
+		// The sync events name the schema as the target does: the entity,
+		// and the data schema when there is one.
+		schema := r.Entity
+		if r.Schema != "" {
+			schema += "/" + r.Schema
+		}
+		cols, err := core.ColumnsOf(externalcontacts.EntitySchema(externalcontacts.Entity(r.Entity)))
+		if err != nil {
+			return core.Table{}, err
+		}
+		return core.Table{Name: core.TableName(r.Target, schema), Target: r.Target, Schema: schema, Columns: cols}, nil
 	default:
 		doc, err := os.ReadFile(r.SchemaFile)
 		if err != nil {

@@ -34,8 +34,15 @@ func checkTargetFields(key string, r config.Route, t consumer.Target, err error)
 // "routes[0]"), against doc, the JSON Schema of its target: the schema
 // file of a customobjects route, the table's schema of a datatables route.
 func CheckFields(key string, r config.Route, doc []byte) error {
-	if r.Target == "datatables" {
+	switch r.Target {
+	case "datatables":
 		return checkFields(key, r, "table "+r.Table, doc)
+	case "externalcontacts":
+		what := r.Entity + " (standard fields)"
+		if r.Schema != "" {
+			what = r.Entity + " (standard fields and the data schema " + r.Schema + ")"
+		}
+		return checkFields(key, r, what, doc)
 	}
 	return checkFields(key, r, "schema "+r.Schema, doc)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gcupsert/gcupsert/upsert"
 	"github.com/gcupsert/gcupsert/upsert/customobjects"
 	"github.com/gcupsert/gcupsert/upsert/datatables"
+	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
 )
 
 // NewTarget builds the target of a route; ctx bounds the calls it makes
@@ -67,6 +68,30 @@ func NewTarget(ctx context.Context, client *upsert.Client, cfg config.Config, r 
 		})
 		if err != nil {
 			return nil, fmt.Errorf("table %q: %w", r.Table, err)
+		}
+		return t, nil
+	case "externalcontacts":
+		e := r.ExternalContacts
+		t, err := externalcontacts.New(ctx, client, externalcontacts.Config{
+			Entity:            externalcontacts.Entity(r.Entity),
+			Source:            r.ExternalSource,
+			CreateSource:      r.CreateSource,
+			DataSchema:        r.Schema,
+			Conflict:          conflict,
+			DefaultAction:     e.FieldRule,
+			ArrayAction:       e.ArrayRule,
+			OrganizationField: r.OrganizationField,
+			ReferenceWait:     e.ReferenceWait.D(),
+			ReferenceTTL:      e.ReferenceTTL.D(),
+			SchemaRefresh:     e.SchemaRefresh.D(),
+			MaxRecords:        cfg.Batch.MaxRecords,
+			MaxEnrich:         e.MaxEnrich,
+			MaxBulk:           e.MaxBulk,
+			MaxBytes:          min(cfg.Batch.MaxBytes, externalcontacts.DefaultMaxBytes),
+			Parallelism:       e.Parallelism,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.Entity, r.ExternalSource, err)
 		}
 		return t, nil
 	}
