@@ -91,18 +91,24 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	}
 	st := stack.api.emu.Stats()
 	o.logf("worker-child: %d events in %.1fs", n, f.elapsed.Seconds())
-	return []Result{{
-		Scenario:       "worker-child",
-		Note:           "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone",
+	r := f.result("worker-child", "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone", n)
+	r.TooMany = ip(st.TooManyRequests)
+	r.Extra = map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind}
+	return []Result{r}, nil
+}
+
+// result is the row of a child process that handled n events.
+func (f childFigures) result(scenario, note string, n int) Result {
+	return Result{
+		Scenario:       scenario,
+		Note:           note,
 		Events:         n,
 		Seconds:        f.elapsed.Seconds(),
 		EventsPerSec:   float64(n) / f.elapsed.Seconds(),
 		CPUPerMillion:  fp(f.cpu.Seconds() / float64(n) * 1e6),
 		AllocsPerEvent: fp(f.mallocs / float64(n)),
 		PeakRSSMB:      fp(mb(f.peak)),
-		TooMany:        ip(st.TooManyRequests),
-		Extra:          map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind},
-	}}, nil
+	}
 }
 
 // produceBacklog produces o.ChildEvents events to the input topic, 100,000

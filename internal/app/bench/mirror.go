@@ -107,18 +107,10 @@ func mirrorBench(ctx context.Context, o *Options, dir string) ([]Result, error) 
 	}
 	n := int(sum(end))
 	o.logf("mirror-postgres: %d events in %.1fs", n, f.elapsed.Seconds())
-	return []Result{{
-		Scenario:       "mirror-postgres",
-		Note:           "gcupsert mirror as a child process, a backlog of sync events (1% deletes) on kfake into a local PostgreSQL (fsync off), transactions of up to 500 events; from process start until every offset is stored; CPU, allocations and peak RSS are the child's, postgresCPU the server's",
-		Events:         n,
-		Seconds:        f.elapsed.Seconds(),
-		EventsPerSec:   float64(n) / f.elapsed.Seconds(),
-		CPUPerMillion:  fp(f.cpu.Seconds() / float64(n) * 1e6),
-		AllocsPerEvent: fp(f.mallocs / float64(n)),
-		PeakRSSMB:      fp(mb(f.peak)),
-		Extra: map[string]any{"partitions": o.Partitions, "rows": rows,
-			"postgresCPUSecondsPer1MEvents": f.serverCPU.Seconds() / float64(n) * 1e6},
-	}}, nil
+	r := f.result("mirror-postgres", "gcupsert mirror as a child process, a backlog of sync events (1% deletes) on kfake into a local PostgreSQL (fsync off), transactions of up to 500 events; from process start until every offset is stored; CPU, allocations and peak RSS are the child's, postgresCPU the server's", n)
+	r.Extra = map[string]any{"partitions": o.Partitions, "rows": rows,
+		"postgresCPUSecondsPer1MEvents": f.serverCPU.Seconds() / float64(n) * 1e6}
+	return []Result{r}, nil
 }
 
 // mirrorFigures is what the mirror child and the server used.

@@ -11,15 +11,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/internal/app/worker"
 	"github.com/gcupsert/gcupsert/internal/clock"
+	"github.com/gcupsert/gcupsert/internal/metrics"
 	core "github.com/gcupsert/gcupsert/mirror"
 	"github.com/gcupsert/gcupsert/mirror/sqldb"
 	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
@@ -206,24 +204,14 @@ func (a *App) DB() *sqldb.DB { return a.db }
 // retry mends.
 func (a *App) Run(ctx context.Context) error {
 	defer a.Close()
-	var srv *http.Server
-	var served sync.WaitGroup
 	if a.addr != "" {
-		ln, err := net.Listen("tcp", a.addr)
+		stop, err := metrics.Serve(a.addr, a.m.Metrics().Handler(), a.log.With("component", "mirror"))
 		if err != nil {
 			return fmt.Errorf("mirror.metrics_address: %w", err)
 		}
-		a.log.Info("metrics and health endpoints", "component", "mirror", "addr", ln.Addr().String())
-		srv = &http.Server{Handler: a.m.Metrics().Handler(), ReadHeaderTimeout: 5 * time.Second}
-		served.Go(func() { _ = srv.Serve(ln) })
+		defer stop()
 	}
 	err := a.m.Run(ctx)
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-		served.Wait()
-	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -189,24 +188,14 @@ func (w *Worker) Metrics() *metrics.Metrics { return w.metrics }
 // consumer's error when a permanent failure stopped it.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.Close()
-	var srv *http.Server
-	var served sync.WaitGroup
 	if w.addr != "" {
-		ln, err := net.Listen("tcp", w.addr)
+		stop, err := metrics.Serve(w.addr, w.metrics.Handler(), w.log.With("component", "metrics"))
 		if err != nil {
 			return fmt.Errorf("metrics.address: %w", err)
 		}
-		w.log.Info("metrics and health endpoints", "component", "metrics", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
-		srv = &http.Server{Handler: w.metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		served.Go(func() { _ = srv.Serve(ln) })
+		defer stop()
 	}
 	err := w.consumer.Run(ctx)
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-		served.Wait()
-	}
 	if cerr := w.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
