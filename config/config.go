@@ -144,6 +144,10 @@ type Batch struct {
 	MaxBytes    int      `yaml:"max_bytes"`
 	Linger      Duration `yaml:"linger"`
 	MaxInflight int      `yaml:"max_inflight"`
+	// BufferKeys and BufferBytes bound the batch a partition gathers while
+	// its previous one is being sent (the latest event per key).
+	BufferKeys  int `yaml:"buffer_keys"`
+	BufferBytes int `yaml:"buffer_bytes"`
 }
 
 // Topics names the outbound topics.
@@ -326,6 +330,8 @@ func Default() Config {
 			MaxBytes:    MaxBatchBytes,
 			Linger:      Duration(200 * time.Millisecond),
 			MaxInflight: 8,
+			BufferKeys:  5000,
+			BufferBytes: 32 << 20,
 		},
 		Topics:  Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
 		Log:     Log{Level: "info", Format: "auto"},

@@ -155,6 +155,12 @@ func (b *Batch) validate(p *problems) {
 	if b.MaxInflight < 1 {
 		p.add("batch.max_inflight", "%d is below 1", b.MaxInflight)
 	}
+	if b.BufferKeys < 0 {
+		p.add("batch.buffer_keys", "%d is negative", b.BufferKeys)
+	}
+	if b.BufferBytes < 0 {
+		p.add("batch.buffer_bytes", "%d is negative", b.BufferBytes)
+	}
 }
 
 // validate checks the outbound topics and returns them, name -> key.

@@ -37,14 +37,27 @@ type batch struct {
 	opened    bool
 }
 
-// batchLimits bounds a batch.
+// batchLimits bounds a batch. A batch is one request's worth (maxRecords,
+// maxBytes) while the sender is free; while it is busy the next batch
+// coalesces up to the buffer bounds: bufferKeys distinct keys, and
+// bufferBytes of source messages and prepared items (each entry counted
+// entryOverhead bytes more), so that a backlog of a few hot keys converges
+// into few requests.
 type batchLimits struct {
 	target      change.Limits
 	maxRecords  int // items per request (<= target.MaxRecords)
 	maxBytes    int // request body bytes (<= target.MaxBytes)
 	maxEntries  int // source messages per batch, items or not
 	maxRetained int // bytes of source messages per batch
+	bufferKeys  int // items of a batch gathered while the sender is busy
+	bufferBytes int // bytes such a batch may hold
 }
+
+// entryOverhead is what an entry costs beside its key and value bytes.
+const entryOverhead = 256
+
+// held is the memory the batch holds, as the buffer bound counts it.
+func (b *batch) held() int { return b.retained + b.itemBytes + len(b.entries)*entryOverhead }
 
 func newBatch(topic string, partition int) *batch {
 	return &batch{topic: topic, partition: partition, byKey: make(map[string]int)}
@@ -61,11 +74,21 @@ func (b *batch) bodySize(l batchLimits) int {
 }
 
 // fits reports whether an item of the given key and size can join the batch
-// without breaking a bound. An item that replaces one of the same key only
-// changes the byte count.
-func (b *batch) fits(l batchLimits, key string, size, raw int) bool {
+// without breaking a bound: a request's bounds, or the buffer's when
+// coalescing (the sender is busy). An item that replaces one of the same key
+// only changes the byte count.
+func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool) bool {
 	if len(b.entries) == 0 {
 		return true
+	}
+	if coalescing {
+		grow := raw + entryOverhead + max(size, 0)
+		if i, ok := b.byKey[key]; ok && size >= 0 {
+			grow -= b.items[i].Size()
+		} else if size >= 0 && len(b.items)+1 > l.bufferKeys {
+			return false
+		}
+		return b.held()+grow <= l.bufferBytes
 	}
 	if len(b.entries)+1 > l.maxEntries || b.retained+raw > l.maxRetained {
 		return false
@@ -82,8 +105,13 @@ func (b *batch) fits(l batchLimits, key string, size, raw int) bool {
 	return n <= l.maxRecords && l.target.BodySize(n, bytes) <= l.maxBytes
 }
 
-// full reports whether no further item can join.
-func (b *batch) full(l batchLimits) bool {
+// full reports whether no further item can join: a request's worth, or,
+// when coalescing, the buffer's bytes (with all its keys taken, events of
+// those keys still join; a new key is held back by fits).
+func (b *batch) full(l batchLimits, coalescing bool) bool {
+	if coalescing {
+		return b.held() >= l.bufferBytes
+	}
 	return len(b.items) >= l.maxRecords || len(b.entries) >= l.maxEntries || b.retained >= l.maxRetained
 }
 

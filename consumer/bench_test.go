@@ -29,7 +29,7 @@ func BenchmarkBatchFill(b *testing.B) {
 	for b.Loop() {
 		cur := newBatch("t", 0)
 		for i, it := range items {
-			if !cur.fits(l, it.Record.Key, it.Size(), len(keys[i])+len(value)) {
+			if !cur.fits(l, it.Record.Key, it.Size(), len(keys[i])+len(value), false) {
 				b.Fatal("item does not fit")
 			}
 			cur.addItem(int64(i), keys[i], value, it)

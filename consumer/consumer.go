@@ -73,6 +73,12 @@ type Route struct {
 	Target  Target
 }
 
+// Defaults of the coalescing buffer (Config.BufferKeys, BufferBytes).
+const (
+	DefaultBufferKeys  = 5000
+	DefaultBufferBytes = 32 << 20
+)
+
 // Balancer names a partition assignment strategy.
 type Balancer string
 
@@ -107,6 +113,13 @@ type Config struct {
 	MaxBytes          int           // request body bytes, default and maximum: the target's limit
 	Linger            time.Duration // how long a batch waits to fill; 0 sends at once
 	MaxInflight       int           // partitions sending at once, default 8
+	// BufferKeys and BufferBytes bound the batch a partition gathers while
+	// its previous one is being sent: the latest event of each key is kept
+	// (older ones collapse into it), so that a backlog converges into few
+	// requests. Defaults 5000 keys and 32 MiB (input and prepared bytes);
+	// never less than one request's worth.
+	BufferKeys  int
+	BufferBytes int
 	// Retry paces the retries of a batch with no outcome yet or with
 	// unacknowledged events; default: every 5s (Max defaults to Initial),
 	// with jitter, forever (MaxElapsed is ignored: a batch is never given
@@ -144,6 +157,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 8
+	}
+	if c.BufferKeys == 0 {
+		c.BufferKeys = DefaultBufferKeys
+	}
+	if c.BufferBytes == 0 {
+		c.BufferBytes = DefaultBufferBytes
 	}
 	if c.Balancer == "" {
 		c.Balancer = BalancerRange
@@ -191,7 +210,7 @@ func (c *Config) Validate() error {
 	if c.Linger < 0 || c.CommitInterval < 0 || c.DrainTimeout < 0 {
 		return errors.New("consumer: negative linger, commit interval or drain timeout")
 	}
-	if c.MaxRecords < 0 || c.MaxBytes < 0 || c.MaxInflight < 0 {
+	if c.MaxRecords < 0 || c.MaxBytes < 0 || c.MaxInflight < 0 || c.BufferKeys < 0 || c.BufferBytes < 0 {
 		return errors.New("consumer: negative batch bound")
 	}
 	switch c.Balancer {

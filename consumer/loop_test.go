@@ -211,7 +211,7 @@ func TestLingerHoldsBatchUntilItsTime(t *testing.T) {
 func TestFullBatchesGoWithoutLinger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := &fakeTarget{}
-		h := newLoop(t, Config{Linger: time.Hour, MaxRecords: 2}, tg, &fakePub{})
+		h := newLoop(t, Config{Linger: time.Hour, MaxRecords: 2, BufferKeys: 2}, tg, &fakePub{})
 		for i := 0; i < 5; i++ {
 			h.send(fmt.Sprint("k", i), false)
 		}
@@ -309,18 +309,19 @@ func (s *stopHook) OnStopped(err error) { s.err = err }
 func TestOneBatchInFlightPerPartition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := &fakeTarget{block: make(chan struct{}), calls: make(chan int, 10)}
-		h := newLoop(t, Config{Linger: 0, MaxRecords: 2}, tg, &fakePub{})
+		h := newLoop(t, Config{Linger: 0, MaxRecords: 2, BufferKeys: 2}, tg, &fakePub{})
 		h.send("a", false)
 		if n := <-tg.calls; n != 1 {
 			t.Fatalf("first batch of %d", n)
 		}
 		// While it is in flight, the next batch fills to its bound; the loop
-		// then stops reading.
+		// holds the first message that does not fit and then stops reading.
 		h.send("b", false)
 		h.send("c", false)
+		h.send("d", false)
 		read := make(chan struct{})
 		go func() {
-			h.msgs <- kafkaread.Message{Offset: 3, Key: []byte("d"), Value: []byte(`{"op":"upsert","data":{}}`)}
+			h.msgs <- kafkaread.Message{Offset: 4, Key: []byte("e"), Value: []byte(`{"op":"upsert","data":{}}`)}
 			close(read)
 		}()
 		synctest.Wait()
@@ -338,11 +339,11 @@ func TestOneBatchInFlightPerPartition(t *testing.T) {
 		<-read // read again now that the full batch is in flight
 		h.wantCommit(1)
 		tg.block <- struct{}{}
-		if n := <-tg.calls; n != 1 {
-			t.Fatalf("third batch of %d, want 1", n)
+		if n := <-tg.calls; n != 2 {
+			t.Fatalf("third batch of %d, want 2 (d and e)", n)
 		}
 		tg.block <- struct{}{}
-		h.wantCommit(4)
+		h.wantCommit(5)
 	})
 }
 
@@ -446,4 +447,69 @@ func TestRequestsGoWhileThePreviousEventsAreWritten(t *testing.T) {
 			t.Fatalf("events published in the order %v", keys)
 		}
 	})
+}
+
+// While a batch is being sent, the next one gathers the latest event of
+// each key beyond a request's worth, up to the buffer's bounds: a backlog
+// of a few hot keys goes as few records, each older event collapsed into
+// its key's latest and committed with it.
+func TestBacklogCoalescesWhileTheSenderIsBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := &fakeTarget{block: make(chan struct{}), calls: make(chan int, 10)}
+		pub := &fakePub{}
+		h := newLoop(t, Config{Linger: 0, MaxRecords: 2, BufferKeys: 3}, tg, pub)
+		h.send("a", false)
+		if n := <-tg.calls; n != 1 {
+			t.Fatalf("first batch of %d", n)
+		}
+		for i := 0; i < 30; i++ { // offsets 1..30 over keys h0..h2
+			h.send(fmt.Sprint("h", i%3), false)
+		}
+		h.send("new-key", false) // a fourth key does not fit the buffer: it waits
+		read := make(chan struct{})
+		go func() {
+			h.sendData("later", `{"n":2}`) // and the loop reads no further
+			close(read)
+		}()
+		synctest.Wait()
+		select {
+		case <-read:
+			t.Fatal("the loop read on past a full buffer")
+		default:
+		}
+		tg.block <- struct{}{}
+		if n := <-tg.calls; n != 3 {
+			t.Fatalf("the coalesced batch has %d records, want 3 (one per key)", n)
+		}
+		tg.block <- struct{}{}
+		<-read
+		if n := <-tg.calls; n != 2 {
+			t.Fatalf("the batch after it has %d records, want 2", n)
+		}
+		tg.block <- struct{}{}
+		h.wantCommit(33)
+		collapsed := 0
+		for _, b := range pub.published() {
+			collapsed += b.Audit.Counts.Collapsed
+		}
+		if collapsed != 27 {
+			t.Errorf("%d events collapsed, want 27", collapsed)
+		}
+	})
+}
+
+// Without a busy sender nothing coalesces past a request's worth.
+func TestBatchesStayARequestWhenTheSenderIsFree(t *testing.T) {
+	l := batchLimits{target: change.Limits{MaxRecords: 2, MaxBytes: 1000}, maxRecords: 2, maxBytes: 1000,
+		maxEntries: 100, maxRetained: 1000, bufferKeys: 10, bufferBytes: 1 << 20}
+	b := newBatch("t", 0)
+	for i := 0; i < 2; i++ {
+		b.addItem(int64(i), nil, nil, change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: []byte("{}")})
+	}
+	if b.fits(l, "x", 2, 0, false) || !b.full(l, false) {
+		t.Error("a request's worth is not full when the sender is free")
+	}
+	if !b.fits(l, "x", 2, 0, true) || b.full(l, true) {
+		t.Error("a busy sender's buffer is full at a request's worth")
+	}
 }

@@ -40,6 +40,9 @@ func (w *partitionWorker) limits() batchLimits {
 	}
 	l.maxEntries = max(10*l.maxRecords, 1000)
 	l.maxRetained = 4 * l.maxBytes
+	// A coalescing batch holds at least a request's worth.
+	l.bufferKeys = max(w.c.cfg.BufferKeys, l.maxRecords)
+	l.bufferBytes = max(w.c.cfg.BufferBytes, l.maxRetained+l.maxBytes+l.maxEntries*entryOverhead)
 	return l
 }
 
@@ -69,7 +72,7 @@ func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Me
 	for {
 		s.handOver(workCtx)
 		in := msgs
-		if s.carry != nil || s.cur.full(s.l) {
+		if s.carry != nil || s.cur.full(s.l, s.busy()) {
 			in = nil // back-pressure until the sender is free
 		}
 		var finished <-chan struct{}
@@ -148,10 +151,14 @@ func (s *loopState) stopLinger() {
 	s.lingered = false
 }
 
+// busy reports whether the sender cannot take cur now: a batch is
+// upserting, or two are in flight. cur then coalesces (batchLimits).
+func (s *loopState) busy() bool { return s.upserted != nil || len(s.pending) >= 2 }
+
 // handOver starts sending cur when it is ready, no batch is upserting and
 // at most one is publishing.
 func (s *loopState) handOver(workCtx context.Context) {
-	if s.upserted != nil || len(s.pending) >= 2 || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l)) {
+	if s.busy() || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l, false)) {
 		return
 	}
 	b := s.cur
@@ -192,7 +199,7 @@ func (s *loopState) received(m kafkaread.Message) {
 // add places m into cur, starting the linger timer, and reports whether
 // it fit.
 func (s *loopState) add(m kafkaread.Message) bool {
-	if !s.w.add(s.l, s.cur, m) {
+	if !s.w.add(s.l, s.cur, m, s.busy()) {
 		return false
 	}
 	if s.linger == nil && !s.lingered {
@@ -208,7 +215,7 @@ func (s *loopState) add(m kafkaread.Message) bool {
 
 // add decodes and prepares m and places it into cur, or reports that it
 // does not fit.
-func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message) bool {
+func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message, coalescing bool) bool {
 	rec, rerr := w.route.Decoder.Decode(m.Key, m.Value)
 	var it change.Item
 	if rerr == nil {
@@ -219,7 +226,7 @@ func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message) bo
 	if rerr == nil {
 		size = it.Size()
 	}
-	if !cur.fits(l, rec.Key, size, raw) {
+	if !cur.fits(l, rec.Key, size, raw, coalescing) {
 		return false
 	}
 	if rerr != nil {

@@ -46,6 +46,7 @@ func TestEveryPublishedEventConformsToItsSchema(t *testing.T) {
 	s, err := demo.Run(context.Background(), demo.Options{
 		Events: 1500, Partitions: 3, InvalidRatio: 0.05, FaultRatio: 0.03, Seed: 11,
 		Timeout: 2 * time.Minute, MetricsAddr: "", Inspect: inspectFn,
+		BufferKeys: 1, // batches of one request each: successful and partial ones
 	})
 	if err != nil {
 		t.Fatal(err)

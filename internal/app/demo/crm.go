@@ -105,7 +105,7 @@ func (g *crmGen) organizationEvent(key string, invalidRatio float64) {
 	row := map[string]any{
 		"id": key, "name": "Account " + key[k-5:], "industry": []string{"retail", "banking", "energy"}[g.rng.IntN(3)],
 		"employees": g.rng.IntN(20000), "tier": tiers[g.rng.IntN(3)],
-		"since": fmt.Sprintf("20%02d-%02d-%02d", 10+g.rng.IntN(16), 1+g.rng.IntN(12), 1+g.rng.IntN(28)),
+		"since":      fmt.Sprintf("20%02d-%02d-%02d", 10+g.rng.IntN(16), 1+g.rng.IntN(12), 1+g.rng.IntN(28)),
 		"updated_at": 1764230400000 + g.rng.Int64N(1e9),
 	}
 	if g.rng.Float64() < invalidRatio {

@@ -45,6 +45,9 @@ type Options struct {
 	// MetricsAddr serves the worker's /metrics, /healthz and /readyz while
 	// the demo runs; "" serves nothing.
 	MetricsAddr string
+	// BufferKeys, when set, is the worker's batch.buffer_keys (a batch that
+	// gathers while another is sent); 1 keeps every batch one request.
+	BufferKeys int
 	// Hold keeps the worker and its endpoints up this long after the topic
 	// is drained, so they can be looked at.
 	Hold time.Duration
@@ -346,6 +349,9 @@ func (st *stack) workerConfig(opts Options, dir string) (config.Config, error) {
 	cfg.Retry.MaxInterval = config.Duration(time.Second)
 	cfg.Retry.BatchPause = config.Duration(500 * time.Millisecond)
 	cfg.Metrics.Address = opts.MetricsAddr
+	if opts.BufferKeys > 0 {
+		cfg.Batch.BufferKeys = opts.BufferKeys
+	}
 	cfg.Topics = config.Topics{Audit: AuditTopic, Sync: SyncTopic, DeadLetter: DeadLetterTopic}
 	cfg.Routes = []config.Route{route(opts.Target, schemaFile)}
 	if err := cfg.Validate(); err != nil {
