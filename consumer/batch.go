@@ -35,6 +35,7 @@ type batch struct {
 	itemBytes int            // sum of the items' encoded sizes
 	retained  int            // bytes of source messages held for dead letters
 	opened    bool
+	reserved  int64 // bytes taken from the consumer's buffer budget
 }
 
 // batchLimits bounds a batch. A batch is one request's worth (maxRecords,
@@ -49,15 +50,25 @@ type batchLimits struct {
 	maxBytes    int // request body bytes (<= target.MaxBytes)
 	maxEntries  int // source messages per batch, items or not
 	maxRetained int // bytes of source messages per batch
-	bufferKeys  int // items of a batch gathered while the sender is busy
-	bufferBytes int // bytes such a batch may hold
+	bufferKeys int // items of a batch gathered while the sender is busy
+	// free is what such a batch holds without taking from the consumer's
+	// shared buffer budget: a request's worth.
+	free int
 }
 
-// entryOverhead is what an entry costs beside its key and value bytes.
-const entryOverhead = 256
+// entryOverhead is what an entry costs beside its key and value bytes,
+// and itemFactor what a prepared record costs for each byte of its body
+// (the body, and the decoded record it keeps): estimates of Go's memory,
+// measured on the worker, so that the buffer bound bounds the process.
+const (
+	entryOverhead = 384
+	itemFactor    = 4
+)
 
 // held is the memory the batch holds, as the buffer bound counts it.
-func (b *batch) held() int { return b.retained + b.itemBytes + len(b.entries)*entryOverhead }
+func (b *batch) held() int {
+	return b.retained + itemFactor*b.itemBytes + len(b.entries)*entryOverhead
+}
 
 func newBatch(topic string, partition int) *batch {
 	return &batch{topic: topic, partition: partition, byKey: make(map[string]int)}
@@ -73,22 +84,39 @@ func (b *batch) bodySize(l batchLimits) int {
 	return l.target.BodySize(len(b.items), b.itemBytes)
 }
 
+// budget is the buffer bytes all partitions share; nil: none.
+type budget interface{ TryAcquire(n int64) bool }
+
+// reserveChunk is how much a coalescing batch takes from the shared budget
+// at a time.
+const reserveChunk = 256 << 10
+
 // fits reports whether an item of the given key and size can join the batch
-// without breaking a bound: a request's bounds, or the buffer's when
-// coalescing (the sender is busy). An item that replaces one of the same key
-// only changes the byte count.
-func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool) bool {
+// without breaking a bound: a request's bounds, or, when coalescing (the
+// sender is busy), the buffer's: bufferKeys records, and beyond a request's
+// worth of memory, bytes taken from the shared budget. An item that replaces
+// one of the same key only changes the byte count.
+func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool, shared budget) bool {
 	if len(b.entries) == 0 {
 		return true
 	}
 	if coalescing {
-		grow := raw + entryOverhead + max(size, 0)
+		grow := raw + entryOverhead + itemFactor*max(size, 0)
 		if i, ok := b.byKey[key]; ok && size >= 0 {
-			grow -= b.items[i].Size()
+			grow -= itemFactor * b.items[i].Size()
 		} else if size >= 0 && len(b.items)+1 > l.bufferKeys {
 			return false
 		}
-		return b.held()+grow <= l.bufferBytes
+		need := int64(b.held()+grow-l.free) - b.reserved
+		if need <= 0 {
+			return true
+		}
+		chunk := (need + reserveChunk - 1) / reserveChunk * reserveChunk
+		if shared == nil || !shared.TryAcquire(chunk) {
+			return false
+		}
+		b.reserved += chunk
+		return true
 	}
 	if len(b.entries)+1 > l.maxEntries || b.retained+raw > l.maxRetained {
 		return false
@@ -110,14 +138,16 @@ func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool) 
 // those keys still join; a new key is held back by fits).
 func (b *batch) full(l batchLimits, coalescing bool) bool {
 	if coalescing {
-		return b.held() >= l.bufferBytes
+		return false // fits decides, taking from the shared budget
 	}
 	return len(b.items) >= l.maxRecords || len(b.entries) >= l.maxEntries || b.retained >= l.maxRetained
 }
 
 // addItem adds a prepared record; an earlier item of the same key is
-// collapsed into it.
-func (b *batch) addItem(offset int64, key, value []byte, it change.Item) {
+// collapsed into it. When compact is set (a coalescing batch), the event
+// two back in the key's chain drops its key and value: only the latest
+// superseded event can be sent after all (revive).
+func (b *batch) addItem(offset int64, key, value []byte, it change.Item, compact bool) {
 	e := entry{Entry: change.Entry{Offset: offset, Key: key, Value: value, RecordKey: it.Record.Key, Op: it.Record.Op}, kind: entryItem, prev: -1}
 	b.retained += len(key) + len(value)
 	if i, ok := b.byKey[it.Record.Key]; ok {
@@ -128,6 +158,10 @@ func (b *batch) addItem(offset int64, key, value []byte, it change.Item) {
 		old := &b.entries[b.itemEntry[i]]
 		old.kind, old.by = entryCollapsed, offset
 		old.Outcome = change.Outcome{Status: change.StatusCollapsed}
+		if compact && old.prev >= 0 {
+			b.compact(old.prev)
+			old.prev = -1
+		}
 		b.itemBytes += it.Size() - b.items[i].Size()
 		b.items[i] = it
 		b.itemEntry[i] = len(b.entries)
@@ -152,4 +186,12 @@ func (b *batch) addRejected(offset int64, key, value []byte, rec change.Record, 
 			Outcome: change.Outcome{Status: change.StatusRejected, Err: err}},
 		kind: entryRejected, prev: -1,
 	})
+}
+
+// compact drops the key and value of collapsed entry i, which can no
+// longer be sent after all.
+func (b *batch) compact(i int) {
+	e := &b.entries[i]
+	b.retained -= len(e.Key) + len(e.Value)
+	e.Key, e.Value = nil, nil
 }

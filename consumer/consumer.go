@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/internal/clock"
@@ -113,11 +114,13 @@ type Config struct {
 	MaxBytes          int           // request body bytes, default and maximum: the target's limit
 	Linger            time.Duration // how long a batch waits to fill; 0 sends at once
 	MaxInflight       int           // partitions sending at once, default 8
-	// BufferKeys and BufferBytes bound the batch a partition gathers while
+	// BufferKeys bounds the records of the batch a partition gathers while
 	// its previous one is being sent: the latest event of each key is kept
 	// (older ones collapse into it), so that a backlog converges into few
-	// requests. Defaults 5000 keys and 32 MiB (input and prepared bytes);
-	// never less than one request's worth.
+	// requests; never less than one request's worth. BufferBytes is the
+	// memory all partitions together may hold in such batches beyond a
+	// request's worth each (input and prepared records, estimated as Go
+	// holds them). Defaults 5000 keys and 32 MiB.
 	BufferKeys  int
 	BufferBytes int
 	// Retry paces the retries of a batch with no outcome yet or with
@@ -230,6 +233,7 @@ type Consumer struct {
 	client *kafka.Client // fetches, on cfg.Transport
 	pub    Publisher
 	sem    chan struct{}
+	buffer *semaphore.Weighted // bytes of coalescing beyond a request's worth, all partitions
 	log    *slog.Logger
 	hooks  hookSet
 	// stop ends Run with a cause; set while Run runs.
@@ -246,7 +250,7 @@ func New(cfg Config, pub Publisher) (*Consumer, error) {
 		return nil, err
 	}
 	return &Consumer{
-		cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight),
+		cfg: cfg, pub: pub, sem: make(chan struct{}, cfg.MaxInflight), buffer: semaphore.NewWeighted(int64(cfg.BufferBytes)),
 		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 30 * time.Second, Transport: cfg.Transport},
 		log:    cfg.Logger, hooks: newHookSet(cfg.Hooks), stop: func(error) {},
 	}, nil

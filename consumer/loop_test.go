@@ -10,6 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/decode"
 	"github.com/gcupsert/gcupsert/internal/kafkaread"
@@ -501,15 +503,58 @@ func TestBacklogCoalescesWhileTheSenderIsBusy(t *testing.T) {
 // Without a busy sender nothing coalesces past a request's worth.
 func TestBatchesStayARequestWhenTheSenderIsFree(t *testing.T) {
 	l := batchLimits{target: change.Limits{MaxRecords: 2, MaxBytes: 1000}, maxRecords: 2, maxBytes: 1000,
-		maxEntries: 100, maxRetained: 1000, bufferKeys: 10, bufferBytes: 1 << 20}
+		maxEntries: 100, maxRetained: 1000, bufferKeys: 10, free: 2000}
 	b := newBatch("t", 0)
 	for i := 0; i < 2; i++ {
-		b.addItem(int64(i), nil, nil, change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: []byte("{}")})
+		b.addItem(int64(i), nil, nil, change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: []byte("{}")}, false)
 	}
-	if b.fits(l, "x", 2, 0, false) || !b.full(l, false) {
+	if b.fits(l, "x", 2, 0, false, nil) || !b.full(l, false) {
 		t.Error("a request's worth is not full when the sender is free")
 	}
-	if !b.fits(l, "x", 2, 0, true) || b.full(l, true) {
+	if !b.fits(l, "x", 2, 0, true, nil) || b.full(l, true) {
 		t.Error("a busy sender's buffer is full at a request's worth")
+	}
+}
+
+// Beyond a request's worth of memory, a coalescing batch takes bytes from
+// the budget all partitions share, and fits nothing more once it is spent.
+func TestCoalescingTakesFromTheSharedBudget(t *testing.T) {
+	l := batchLimits{target: change.Limits{MaxRecords: 2, MaxBytes: 1000}, maxRecords: 2, maxBytes: 1000,
+		maxEntries: 100, maxRetained: 1000, bufferKeys: 1000, free: 4 * entryOverhead}
+	shared := semaphore.NewWeighted(reserveChunk)
+	b := newBatch("t", 0)
+	added := 0
+	for i := 0; b.fits(l, fmt.Sprint(i), 100, 100, true, shared); i++ {
+		b.addItem(int64(i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: make([]byte, 100)}, true)
+		added++
+	}
+	if b.reserved != reserveChunk || shared.TryAcquire(1) {
+		t.Fatalf("reserved %d of the budget; it should all be taken", b.reserved)
+	}
+	if want := (reserveChunk + 4*entryOverhead) / (entryOverhead + 100 + itemFactor*100); added < want-1 || added > want {
+		t.Errorf("%d records fit, want about %d", added, want)
+	}
+	// Once it is spent, even an event of a key in the batch waits: its
+	// entry costs memory too.
+	if b.fits(l, "0", 100, 100, true, shared) {
+		t.Error("an event fits past the spent budget")
+	}
+}
+
+// A coalescing batch keeps the key and value of only the latest event a
+// key's record superseded; older ones are compacted.
+func TestCoalescingCompactsOlderSupersededEvents(t *testing.T) {
+	b := newBatch("t", 0)
+	for i := 0; i < 4; i++ {
+		b.addItem(int64(i), []byte("k"), []byte("value"), change.Item{Record: change.Record{Key: "k"}, Body: []byte("{}")}, true)
+	}
+	for i, e := range b.entries {
+		kept := e.Value != nil
+		if want := i >= 2; kept != want {
+			t.Errorf("entry %d: value kept %v, want %v", i, kept, want)
+		}
+	}
+	if b.retained != 2*len("kvalue") {
+		t.Errorf("retained %d bytes, want %d", b.retained, 2*len("kvalue"))
 	}
 }

@@ -42,7 +42,7 @@ func (w *partitionWorker) limits() batchLimits {
 	l.maxRetained = 4 * l.maxBytes
 	// A coalescing batch holds at least a request's worth.
 	l.bufferKeys = max(w.c.cfg.BufferKeys, l.maxRecords)
-	l.bufferBytes = max(w.c.cfg.BufferBytes, l.maxRetained+l.maxBytes+l.maxEntries*entryOverhead)
+	l.free = l.maxBytes
 	return l
 }
 
@@ -69,6 +69,7 @@ func (w *partitionWorker) run(fetchCtx, workCtx context.Context) {
 func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Message) {
 	s := &loopState{w: w, l: w.limits(), cur: newBatch(w.topic, w.partition), expected: w.start}
 	defer s.stopLinger()
+	defer func() { w.c.buffer.Release(s.cur.reserved) }() // the unsent batch
 	for {
 		s.handOver(workCtx)
 		in := msgs
@@ -226,13 +227,13 @@ func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message, co
 	if rerr == nil {
 		size = it.Size()
 	}
-	if !cur.fits(l, rec.Key, size, raw, coalescing) {
+	if !cur.fits(l, rec.Key, size, raw, coalescing, w.c.buffer) {
 		return false
 	}
 	if rerr != nil {
 		cur.addRejected(m.Offset, m.Key, m.Value, rec, rerr)
 	} else {
-		cur.addItem(m.Offset, m.Key, m.Value, it)
+		cur.addItem(m.Offset, m.Key, m.Value, it, coalescing)
 	}
 	return true
 }

@@ -50,6 +50,8 @@ func (w *partitionWorker) send(ctx context.Context, b *batch, prev, f *flight) {
 		f.next = b.last() + 1
 	}
 	f.err = err
+	w.c.buffer.Release(b.reserved)
+	b.reserved = 0
 	close(f.finished)
 }
 
