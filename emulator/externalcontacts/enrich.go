@@ -65,7 +65,8 @@ func decodeEnrichOp(et EntityType, raw json.RawMessage) (enrichParts, any, error
 	return p, &op, nil
 }
 
-// parseEnrichOp decodes and checks enrich operation i of et.
+// parseEnrichOp decodes and checks enrich operation i of et (-1: the one
+// operation of a single enrich).
 func parseEnrichOp(et EntityType, raw json.RawMessage, i int) enrichOp {
 	p, echo, err := decodeEnrichOp(et, raw)
 	if err != nil {
@@ -73,7 +74,11 @@ func parseEnrichOp(et EntityType, raw json.RawMessage, i int) enrichOp {
 			ID any `json:"id"`
 		}
 		_ = json.Unmarshal(raw, &probe)
-		op := enrichOp{fail: badRequest(fmt.Sprintf("Operation %d could not be read: %s.", i, err))}
+		msg := fmt.Sprintf("Operation %d could not be read: %s.", i, err)
+		if i < 0 {
+			msg = fmt.Sprintf("The enrich operation could not be read: %s.", err)
+		}
+		op := enrichOp{fail: badRequest(msg)}
 		if id, ok := probe.ID.(string); ok {
 			op.tracker, op.echo = id, &entityRef{ID: &id}
 		}
@@ -268,7 +273,7 @@ func (f *Family) handleEnrichOne(et EntityType, w http.ResponseWriter, r *http.R
 	if !ok {
 		return
 	}
-	op := parseEnrichOp(et, body, 0)
+	op := parseEnrichOp(et, body, -1)
 	if op.fail != nil {
 		writeFailure(w, op.fail)
 		return

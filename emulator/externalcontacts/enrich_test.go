@@ -271,3 +271,20 @@ func TestEnrichOrganizations(t *testing.T) {
 		t.Errorf("contact %+v", c.Entity.ExternalOrganization)
 	}
 }
+
+// An updated entity keeps the external id it was matched by, whatever the
+// field rules do to externalIds; it takes no other identifier.
+func TestEnrichKeepsTheMatchingExternalID(t *testing.T) {
+	e := newEnv(t, nil)
+	e.enrich("", e.op("a", "Insert", "1", `"externalIds":[`+e.extID("2")+`]`))
+	op := fmt.Sprintf(`{"id":"r","action":"Update","matchingIdentifiers":[%s,%s],"contact":{"externalIds":[%s]},"fieldRules":{"defaultArrayAction":"Replace"}}`,
+		e.ident("1"), e.ident("3"), e.extID("9"))
+	r := e.enrich("", op)
+	var vals []string
+	for _, x := range *(*r.Results)[0].Entity.ExternalIds {
+		vals = append(vals, *x.Value)
+	}
+	if !slices.Equal(vals, []string{"9", "1"}) {
+		t.Errorf("external ids %v, want [9 1]", vals)
+	}
+}

@@ -120,3 +120,24 @@ func TestEntityLifecycle(t *testing.T) {
 		e.fail(http.MethodDelete, p, "", 404, "not.found")
 	}
 }
+
+// Request text in error messages is bounded, a huge number included.
+func TestErrorMessagesAreBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	huge := strings.Repeat("9", 5000)
+	for _, tc := range []struct{ path, body string }{
+		{"/contacts", `{"firstName":` + huge + `}`},
+		{"/contacts", `{"workEmail":"` + strings.Repeat("x", 5000) + `"}`},
+		{"/contacts/enrich", `{"action":` + huge + `}`},
+		{"/identifierlookup/contacts", `{"type":"` + strings.Repeat("T", 5000) + `","value":"v"}`},
+		{"/externalsources", `{"name":"` + strings.Repeat("n", 5000) + `"}`},
+	} {
+		w := e.call(http.MethodPost, tc.path, tc.body)
+		if w.Code != 400 || w.Body.Len() > 1000 {
+			t.Errorf("%s: status %d, %d bytes: %.200s", tc.path, w.Code, w.Body.Len(), w.Body)
+		}
+	}
+	if w := e.call(http.MethodGet, "/contacts/"+strings.Repeat("i", 3000), ""); w.Code != 404 || w.Body.Len() > 600 {
+		t.Errorf("get: status %d, %d bytes", w.Code, w.Body.Len())
+	}
+}

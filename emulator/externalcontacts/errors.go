@@ -135,7 +135,7 @@ func jsonProblem(err error) error {
 		if field == "" {
 			field = "the body"
 		}
-		return fmt.Errorf("%s must be a JSON %s, not %s", clip(field), jsonKind(te.Type.Kind().String()), te.Value)
+		return fmt.Errorf("%s must be a JSON %s, not %s", clip(field), jsonKind(te.Type.Kind().String()), clip(te.Value))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
