@@ -34,7 +34,8 @@
 // name is required, trimmed, 1 to 200 characters and unique
 // case-insensitively (409 externalcontacts.source.name.exists, code a
 // guess); active defaults to true, on PUT too (guess, from Terraform's
-// default); uriTemplate is required in a linkConfiguration, at most 400
+// default); PUT replaces the whole source, a linkConfiguration left out is
+// removed (guess); uriTemplate is required in a linkConfiguration, at most 400
 // characters and an absolute http(s) URL. Listing: limit 10 to 200,
 // default 100, and limit=0 means the default (the Go SDK always sends it);
 // other limits 400. name is a case-insensitive prefix filter; active
