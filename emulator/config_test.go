@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gcupsert/gcupsert/emulator/externalcontacts"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
 
@@ -32,6 +33,11 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxKeyLength", Config{Clients: good, MaxKeyLength: -1}, "MaxKeyLength"},
 		{"MaxTables", Config{Clients: good, MaxTables: -1}, "MaxTables"},
 		{"Variants", Config{Clients: good, Variants: Variants{DeleteStatus: 202}}, "deleteStatus"},
+		{"ECMaxEnrich", Config{Clients: good, ECMaxEnrich: -1}, "MaxEnrich"},
+		{"ECMaxBulk", Config{Clients: good, ECMaxBulk: -1}, "MaxBulk"},
+		{"ECRetryableShare", Config{Clients: good, ECRetryableShare: 2}, "RetryableShare"},
+		{"ECSources", Config{Clients: good, ECSources: []string{"a", "A"}}, "twice"},
+		{"ECSchemas", Config{Clients: good, ECSchemas: []ECSchema{{Entity: "x", Name: "n", JSONSchema: []byte(`{}`)}}}, "entity type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
@@ -67,7 +73,8 @@ func TestConfigSetDefaults(t *testing.T) {
 		RateWindow: DefaultRateWindow, MaxBodyBytes: DefaultMaxBodyBytes, Clock: clock.Real,
 		MaxRecords: DefaultMaxRecords, MaxRowsPerTable: DefaultMaxRowsPerTable, MaxFields: DefaultMaxFields,
 		MaxKeyLength: DefaultMaxKeyLength, MaxTables: DefaultMaxTables, ImportProcessingTime: DefaultImportProcessing,
-		Variants: Variants{PostExisting: DefaultPostExisting, PutMissing: DefaultPutMissing, DeleteStatus: DefaultDeleteStatus},
+		Variants:    Variants{PostExisting: DefaultPostExisting, PutMissing: DefaultPutMissing, DeleteStatus: DefaultDeleteStatus},
+		ECMaxEnrich: DefaultECMaxEnrich, ECMaxBulk: DefaultECMaxBulk,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults\n%+v, want\n%+v", c, want)
@@ -78,6 +85,7 @@ func TestConfigSetDefaults(t *testing.T) {
 		TokenLifetime: time.Minute, RateLimitPerMinute: -1, RateWindow: time.Second, MaxBodyBytes: 1,
 		Clock: clk, Seed: 7, MaxRecords: 2, MaxRowsPerTable: 3, MaxFields: 4, MaxKeyLength: 5, MaxTables: 6,
 		ImportProcessingTime: -time.Second, Variants: Variants{PostExisting: "400", PutMissing: "create", DeleteStatus: 200},
+		ECMaxEnrich: 7, ECMaxBulk: 8, ECRetryableShare: 0.5,
 	}
 	got := set
 	got.setDefaults()
@@ -93,6 +101,8 @@ func TestNewPassesSettings(t *testing.T) {
 	s, err := New(Config{
 		Clients: map[string]string{"a": "b"}, TokenLifetime: time.Minute, RateLimitPerMinute: -1,
 		MaxBodyBytes: 10, Variants: Variants{PutMissing: "create"},
+		ECSources: []string{"crm"}, ECMaxEnrich: 3, ECMaxBulk: 4, ECRetryableShare: 0.5,
+		ECSchemas: []ECSchema{{Entity: externalcontacts.EntityContacts, Name: "P", JSONSchema: []byte(`{}`)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,5 +112,13 @@ func TestNewPassesSettings(t *testing.T) {
 	}
 	if v := s.Variants(); v != (Variants{PostExisting: "409", PutMissing: "create", DeleteStatus: 204}) {
 		t.Errorf("Variants = %+v", v)
+	}
+	ec := s.ExternalContacts()
+	if _, ok := ec.SourceID("crm"); !ok || ec.RetryableShare() != 0.5 {
+		t.Errorf("external contacts: source crm %v, share %v", ok, ec.RetryableShare())
+	}
+	w := call(s, "GET", "/emulator/externalcontacts/config", "", "")
+	if body := w.Body.String(); body != `{"retryableShare":0.5,"maxEnrich":3,"maxBulk":4}` {
+		t.Errorf("external contacts config %s", body)
 	}
 }

@@ -14,7 +14,10 @@
 //   - customobjects: POST and DELETE of customobjects records, schemas and
 //     unique fields, /emulator/records and /emulator/schemas;
 //   - datatables: data tables, rows, CSV import jobs, Variants, fixtures,
-//     /emulator/datatables.
+//     /emulator/datatables;
+//   - externalcontacts: External Contacts (external sources, data schemas,
+//     contacts, organizations, bulk enrich, identifier lookup, bulk remove
+//     and fetch), /emulator/externalcontacts.
 //
 // Config gathers the settings of every package, with the field names
 // callers use; New checks it, builds the core and registers each family.

@@ -9,6 +9,7 @@ import (
 	"github.com/gcupsert/gcupsert/emulator/core"
 	"github.com/gcupsert/gcupsert/emulator/customobjects"
 	"github.com/gcupsert/gcupsert/emulator/datatables"
+	"github.com/gcupsert/gcupsert/emulator/externalcontacts"
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
 
@@ -27,6 +28,8 @@ const (
 	DefaultPostExisting       = datatables.DefaultPostExisting
 	DefaultPutMissing         = datatables.DefaultPutMissing
 	DefaultDeleteStatus       = datatables.DefaultDeleteStatus
+	DefaultECMaxEnrich        = externalcontacts.DefaultMaxEnrich
+	DefaultECMaxBulk          = externalcontacts.DefaultMaxBulk
 )
 
 // Types of the families' Go API, named here for callers of this package.
@@ -40,6 +43,9 @@ type (
 	// Variants are the data-table behaviours the documentation leaves open
 	// (see datatables.Variants).
 	Variants = datatables.Variants
+	// ECSchema is an External Contacts data schema to seed (see
+	// externalcontacts.SeedSchema).
+	ECSchema = externalcontacts.SeedSchema
 )
 
 // Errors of New and of the Server's methods.
@@ -50,6 +56,7 @@ var (
 	ErrInvalidTable    = datatables.ErrInvalidTable
 	ErrInvalidFixtures = datatables.ErrInvalidFixtures
 	ErrInvalidVariant  = datatables.ErrInvalidVariant
+	ErrInvalidEC       = externalcontacts.ErrInvalid
 )
 
 // Config configures a Server. Zero fields take the defaults above. Each
@@ -85,22 +92,35 @@ type Config struct {
 	MaxTables            int
 	ImportProcessingTime time.Duration
 	Variants             Variants
+
+	// External Contacts: see externalcontacts.Config. ECSources names the
+	// external sources to seed, ECSchemas the data schemas; ECMaxEnrich
+	// and ECMaxBulk bound bulk enrich and bulk remove/fetch requests;
+	// ECRetryableShare is the share of bulk enrich operations that fail
+	// with a retryable 503. Seed also seeds the family's shuffling.
+	ECSources        []string
+	ECSchemas        []ECSchema
+	ECMaxEnrich      int
+	ECMaxBulk        int
+	ECRetryableShare float64
 }
 
 // Server is the emulator: the core (token endpoint, checks, rate limits,
-// faults, stats, admin API, serving) with the customobjects and data-tables
-// families. Create it with New.
+// faults, stats, admin API, serving) with the customobjects, data-tables
+// and External Contacts families. Create it with New.
 //
 // Reset drops every record (schemas stay), puts the data tables back to
 // their seeded state (tables from Fixtures, LoadFixtures and CreateTable
 // with their seeded rows; tables created through the API are dropped, and
-// so is every import job), restores the configured Variants, turns every
-// fault off, clears Stats and every token's rate window. Issued tokens stay
-// valid.
+// so is every import job), restores the configured Variants, puts the
+// External Contacts family back to its seeded sources and schemas with no
+// contact or organization, turns every fault off, clears Stats and every
+// token's rate window. Issued tokens stay valid.
 type Server struct {
 	*core.Server
-	objects *customobjects.Family
-	tables  *datatables.Family
+	objects  *customobjects.Family
+	tables   *datatables.Family
+	contacts *externalcontacts.Family
 }
 
 // setDefaults fills the zero fields of c with the defaults above, and
@@ -134,6 +154,8 @@ func (c *Config) setDefaults() {
 		c.Variants.PutMissing = DefaultPutMissing
 	}
 	defInt(&c.Variants.DeleteStatus, DefaultDeleteStatus)
+	defInt(&c.ECMaxEnrich, DefaultECMaxEnrich)
+	defInt(&c.ECMaxBulk, DefaultECMaxBulk)
 	if c.Clock == nil {
 		c.Clock = clock.Real
 	}
@@ -148,7 +170,8 @@ func (c *Config) setDefaults() {
 // each package, as core.Config.Validate, customobjects.Config.Validate and
 // datatables.Config.Validate check them. Zero fields are valid: they take
 // the defaults. The tables of Fixtures are checked by New, against the
-// data-table limits.
+// data-table limits; the External Contacts settings as
+// externalcontacts.Config.Validate checks them.
 func (c *Config) Validate() error {
 	fxClients := 0
 	if len(c.Fixtures) > 0 {
@@ -161,14 +184,17 @@ func (c *Config) Validate() error {
 	if len(c.Clients) == 0 && fxClients == 0 {
 		return fmt.Errorf("%w: at least one OAuth client is required", ErrInvalidConfig)
 	}
-	cc, oc, tc := c.coreConfig(), c.objectsConfig(), c.tablesConfig()
+	cc, oc, tc, ec := c.coreConfig(), c.objectsConfig(), c.tablesConfig(), c.contactsConfig()
 	if err := cc.Validate(); err != nil {
 		return err
 	}
 	if err := oc.Validate(); err != nil {
 		return err
 	}
-	return tc.Validate()
+	if err := tc.Validate(); err != nil {
+		return err
+	}
+	return ec.Validate()
 }
 
 // coreConfig returns the settings of c that go to core.
@@ -194,6 +220,14 @@ func (c *Config) tablesConfig() datatables.Config {
 	}
 }
 
+// contactsConfig returns the settings of c that go to externalcontacts.
+func (c *Config) contactsConfig() externalcontacts.Config {
+	return externalcontacts.Config{
+		MaxEnrich: c.ECMaxEnrich, MaxBulk: c.ECMaxBulk, RetryableShare: c.ECRetryableShare,
+		Sources: c.ECSources, Schemas: c.ECSchemas, Seed: c.Seed,
+	}
+}
+
 // New fills cfg's defaults, validates it and returns a Server.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
@@ -211,6 +245,9 @@ func New(cfg Config) (*Server, error) {
 	if s.tables, err = datatables.New(srv, cfg.tablesConfig()); err != nil {
 		return nil, err
 	}
+	if s.contacts, err = externalcontacts.New(srv, cfg.contactsConfig()); err != nil {
+		return nil, err
+	}
 	if len(cfg.Fixtures) > 0 {
 		fx, err := datatables.ParseFixtures(cfg.Fixtures)
 		if err == nil {
@@ -222,8 +259,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv.Register(s.objects)
 	srv.Register(s.tables)
+	srv.Register(s.contacts)
 	return s, nil
 }
+
+// ExternalContacts returns the External Contacts family: its Go API
+// (Contacts, Organizations, FindByExternalID, SourceID, CreateSource,
+// CreateSchema, SetRetryableShare, ...) for tests.
+func (s *Server) ExternalContacts() *externalcontacts.Family { return s.contacts }
 
 // AddSchema adds the customobjects schema name, or replaces its JSON Schema
 // while keeping its records (see customobjects.Family.AddSchema).

@@ -35,6 +35,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"bad variant", Config{Clients: good, Variants: Variants{PutMissing: "upsert"}}},
 		{"broken fixtures", Config{Clients: good, Fixtures: []byte("{")}},
 		{"bad fixture table", Config{Clients: good, Fixtures: []byte(`{"tables":[{"name":"T"}]}`)}},
+		{"bad external source", Config{Clients: good, ECSources: []string{" "}}},
+		{"schema name twice", Config{Clients: good, ECSchemas: []ECSchema{
+			{Entity: "contacts", Name: "a", JSONSchema: []byte(`{}`)}, {Entity: "contacts", Name: "A", JSONSchema: []byte(`{}`)}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,13 +81,14 @@ func call(s *Server, method, path, tok, body string) *httptest.ResponseRecorder 
 	return w
 }
 
-// TestFamiliesTogether serves both families on one server: one token
+// TestFamiliesTogether serves every family on one server: one token
 // budget, one Stats, the busy code of each family, and one Reset.
 func TestFamiliesTogether(t *testing.T) {
 	s, err := New(Config{
-		Fixtures: []byte(storesFixtures),
-		Schemas:  map[string][]byte{"accounts": []byte(`{"type":"object"}`)},
-		Seed:     1,
+		Fixtures:  []byte(storesFixtures),
+		Schemas:   map[string][]byte{"accounts": []byte(`{"type":"object"}`)},
+		ECSources: []string{"crm"},
+		Seed:      1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +123,16 @@ func TestFamiliesTogether(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 
+	src, _ := s.ExternalContacts().SourceID("crm")
+	enrich := `{"entities":[{"action":"Upsert","matchingIdentifiers":[{"type":"ExternalId","value":"1","externalSource":{"id":"` + src + `"}}]}]}`
+	emutest.WantStatus(t, call(s, http.MethodPost, "/api/v2/externalcontacts/bulk/contacts/enrich", tok, enrich), 200)
+	if len(s.ExternalContacts().Contacts()) != 1 {
+		t.Errorf("contacts %v", s.ExternalContacts().Contacts())
+	}
+
 	emutest.WantStatus(t, call(s, http.MethodPost, "/emulator/reset", "", ""), 204)
-	if len(s.Records("accounts")) != 0 || len(s.Rows(id)) != 1 || s.Rows(id)["paris"] == nil || s.Stats().Requests != 0 {
+	if len(s.Records("accounts")) != 0 || len(s.Rows(id)) != 1 || s.Rows(id)["paris"] == nil || s.Stats().Requests != 0 ||
+		len(s.ExternalContacts().Contacts()) != 0 {
 		t.Errorf("after reset: records %v, rows %v, stats %+v", s.Records("accounts"), s.Rows(id), s.Stats())
 	}
 	emutest.WantStatus(t, call(s, http.MethodPost, recs, tok, `{"records":[{"id":"b","conflictResolution":"upsert"}]}`), 200)

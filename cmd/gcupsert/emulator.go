@@ -27,6 +27,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type emulatorFlags struct {
 	addr, fixtures, level    string
 	clients, schemas, unique listFlag
+	ecSources                listFlag
 	cfg                      emulator.Config
 	// origin names where a flag's value came from, for errors: "--flag",
 	// or the environment variable that set it.
@@ -47,6 +48,10 @@ var emulatorEnv = []struct{ flag, env string }{
 	{flag: "put-missing", env: "GCUPSERT_EMULATOR_PUT_MISSING"},
 	{flag: "delete-status", env: "GCUPSERT_EMULATOR_DELETE_STATUS"},
 	{flag: "import-time", env: "GCUPSERT_EMULATOR_IMPORT_TIME"},
+	{flag: "ec-sources", env: "GCUPSERT_EMULATOR_EC_SOURCES"},
+	{flag: "ec-max-enrich", env: "GCUPSERT_EMULATOR_EC_MAX_ENRICH"},
+	{flag: "ec-max-bulk", env: "GCUPSERT_EMULATOR_EC_MAX_BULK"},
+	{flag: "ec-retryable-share", env: "GCUPSERT_EMULATOR_EC_RETRYABLE_SHARE"},
 }
 
 // parseEmulatorFlags reads the command line, then the environment
@@ -74,6 +79,14 @@ func parseEmulatorFlags(args, environ []string, stderr io.Writer) (*emulatorFlag
 	fs.IntVar(&f.cfg.MaxRowsPerTable, "max-rows", emulator.DefaultMaxRowsPerTable, "rows per datatable")
 	fs.IntVar(&f.cfg.MaxFields, "max-fields", emulator.DefaultMaxFields, "fields per datatable schema, key included")
 	fs.IntVar(&f.cfg.MaxKeyLength, "max-key-length", emulator.DefaultMaxKeyLength, "characters in a datatable row key")
+	fs.Var(&f.ecSources, "ec-sources",
+		"External Contacts sources to seed as NAME,NAME,... (repeatable; env GCUPSERT_EMULATOR_EC_SOURCES)")
+	fs.IntVar(&f.cfg.ECMaxEnrich, "ec-max-enrich", emulator.DefaultECMaxEnrich,
+		"operations per External Contacts bulk enrich request (env GCUPSERT_EMULATOR_EC_MAX_ENRICH)")
+	fs.IntVar(&f.cfg.ECMaxBulk, "ec-max-bulk", emulator.DefaultECMaxBulk,
+		"entities per External Contacts bulk remove or fetch request (env GCUPSERT_EMULATOR_EC_MAX_BULK)")
+	fs.Float64Var(&f.cfg.ECRetryableShare, "ec-retryable-share", 0,
+		"share, 0 to 1, of External Contacts bulk enrich operations that fail with a retryable 503 (env GCUPSERT_EMULATOR_EC_RETRYABLE_SHARE)")
 	fs.DurationVar(&f.cfg.TokenLifetime, "token-lifetime", 24*time.Hour, "lifetime of issued tokens")
 	fs.StringVar(&f.level, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +147,8 @@ func wantOf(v flag.Value) string {
 		return "a duration such as 500ms, 30s or 1m"
 	case int:
 		return "a whole number"
+	case float64:
+		return "a number such as 0.1"
 	}
 	return "a valid value"
 }
@@ -166,6 +181,12 @@ func (f *emulatorFlags) config(stderr io.Writer) (emulator.Config, error) {
 	}
 	if err := f.checkVariants(); err != nil {
 		return cfg, usageError{err}
+	}
+	if err := f.checkExternalContacts(); err != nil {
+		return cfg, usageError{err}
+	}
+	for _, s := range f.ecSources {
+		cfg.ECSources = append(cfg.ECSources, splitList(s)...)
 	}
 	if cfg.ImportProcessingTime == 0 {
 		cfg.ImportProcessingTime = -1 // zero means none here, not the default
@@ -206,6 +227,24 @@ func (f *emulatorFlags) checkVariants() error {
 		if err := c.only.Validate(); err != nil {
 			return fmt.Errorf("%s: %w", f.from(c.flag, c.value), err)
 		}
+	}
+	return nil
+}
+
+// checkExternalContacts checks the External Contacts limits and share,
+// each naming its flag or variable.
+func (f *emulatorFlags) checkExternalContacts() error {
+	c := f.cfg
+	for _, n := range []struct {
+		flag  string
+		value int
+	}{{"ec-max-enrich", c.ECMaxEnrich}, {"ec-max-bulk", c.ECMaxBulk}} {
+		if n.value < 1 {
+			return fmt.Errorf("%s: want a positive whole number", f.from(n.flag, strconv.Itoa(n.value)))
+		}
+	}
+	if s := c.ECRetryableShare; !(s >= 0 && s <= 1) {
+		return fmt.Errorf("%s: want a share from 0 to 1", f.from("ec-retryable-share", strconv.FormatFloat(s, 'g', -1, 64)))
 	}
 	return nil
 }
@@ -287,7 +326,8 @@ func cmdEmulator(args []string, stderr io.Writer) error {
 	ctx, stop := signalContext(log)
 	defer stop()
 	log.Info("Genesys Cloud emulator listening", "addr", ln.Addr().String(), "clients", len(cfg.Clients),
-		"schemas", len(cfg.Schemas), "fixtures", f.fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()))
+		"schemas", len(cfg.Schemas), "fixtures", f.fixtures, "rateWindow", cfg.RateWindow, "variants", fmt.Sprintf("%+v", srv.Variants()),
+		"externalSources", cfg.ECSources, "ecMaxEnrich", cfg.ECMaxEnrich, "ecRetryableShare", cfg.ECRetryableShare)
 	return srv.Serve(ctx, ln)
 }
 
