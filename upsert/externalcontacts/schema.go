@@ -128,8 +128,9 @@ func loadSchema(ctx context.Context, c *upsert.Client, cfg Config) (*customSchem
 }
 
 // refreshSchema reads the data schema again when it is older than
-// SchemaRefresh or force is set and the last read is older than
-// minSchemaRefresh; it keeps the old one when the read fails.
+// SchemaRefresh, or when force is set (the API refused its version) unless
+// a forced read in the last minSchemaRefresh found no newer version; it
+// keeps the old one when the read fails.
 func (t *Target) refreshSchema(ctx context.Context, force bool) error {
 	if t.cfg.DataSchema == "" {
 		return nil
@@ -137,9 +138,16 @@ func (t *Target) refreshSchema(ctx context.Context, force bool) error {
 	t.refreshMu.Lock()
 	defer t.refreshMu.Unlock()
 	cur := t.currentSchema()
-	age := t.c.Clock().Now().Sub(cur.readAt)
-	if age < t.cfg.SchemaRefresh && (!force || age < minSchemaRefresh) {
+	now := t.c.Clock().Now()
+	due := now.Sub(cur.readAt) >= t.cfg.SchemaRefresh
+	if force && !t.forcedAt.IsZero() && now.Sub(t.forcedAt) < minSchemaRefresh {
+		force = false // the last forced read found nothing newer
+	}
+	if !due && !force {
 		return nil
+	}
+	if force {
+		t.forcedAt = now
 	}
 	cs, err := loadSchema(ctx, t.c, t.cfg)
 	if err != nil {
@@ -151,6 +159,7 @@ func (t *Target) refreshSchema(ctx context.Context, force bool) error {
 	}
 	if cs.Version != cur.Version {
 		t.log.Info("the data schema changed", "schema", cs.Name, "version", cs.Version, "was", cur.Version)
+		t.forcedAt = time.Time{}
 	}
 	t.mu.Lock()
 	t.schema = cs

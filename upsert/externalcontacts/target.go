@@ -33,6 +33,7 @@ type Target struct {
 	mu        sync.RWMutex
 	schema    *customSchema // nil without a data schema
 	refreshMu sync.Mutex
+	forcedAt  time.Time // the last forced read of the schema that found it unchanged
 
 	orgs *orgCache // nil without an organization field
 }
