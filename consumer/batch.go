@@ -50,7 +50,7 @@ type batchLimits struct {
 	maxBytes    int // request body bytes (<= target.MaxBytes)
 	maxEntries  int // source messages per batch, items or not
 	maxRetained int // bytes of source messages per batch
-	bufferKeys int // items of a batch gathered while the sender is busy
+	bufferKeys  int // items of a batch gathered while the sender is busy
 	// free is what such a batch holds without taking from the consumer's
 	// shared buffer budget: a request's worth.
 	free int
