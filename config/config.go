@@ -144,8 +144,9 @@ type Batch struct {
 	MaxBytes    int      `yaml:"max_bytes"`
 	Linger      Duration `yaml:"linger"`
 	MaxInflight int      `yaml:"max_inflight"`
-	// BufferKeys and BufferBytes bound the batch a partition gathers while
-	// its previous one is being sent (the latest event per key).
+	// BufferKeys bounds the records of the batch a partition gathers while
+	// its previous one is being sent (the latest event per key);
+	// BufferBytes the memory all partitions' such batches hold together.
 	BufferKeys  int `yaml:"buffer_keys"`
 	BufferBytes int `yaml:"buffer_bytes"`
 }
@@ -330,8 +331,8 @@ func Default() Config {
 			MaxBytes:    MaxBatchBytes,
 			Linger:      Duration(200 * time.Millisecond),
 			MaxInflight: 8,
-			BufferKeys:  5000,
-			BufferBytes: 32 << 20,
+			BufferKeys:  1000,
+			BufferBytes: 16 << 20,
 		},
 		Topics:  Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
 		Log:     Log{Level: "info", Format: "auto"},

@@ -61,8 +61,8 @@ type batchLimits struct {
 // (the body, and the decoded record it keeps): estimates of Go's memory,
 // measured on the worker, so that the buffer bound bounds the process.
 const (
-	entryOverhead = 384
-	itemFactor    = 4
+	entryOverhead = 512
+	itemFactor    = 6
 )
 
 // held is the memory the batch holds, as the buffer bound counts it.

@@ -534,10 +534,16 @@ func TestCoalescingTakesFromTheSharedBudget(t *testing.T) {
 	if want := (reserveChunk + 4*entryOverhead) / (entryOverhead + 100 + itemFactor*100); added < want-1 || added > want {
 		t.Errorf("%d records fit, want about %d", added, want)
 	}
-	// Once it is spent, even an event of a key in the batch waits: its
-	// entry costs memory too.
-	if b.fits(l, "0", 100, 100, true, shared) {
-		t.Error("an event fits past the spent budget")
+	// Once it is spent, a new key waits; so does, once the last chunk is
+	// used up, an event of a key in the batch (its entry costs memory too).
+	if b.fits(l, "new", 100, 100, true, shared) {
+		t.Error("a new key fits past the spent budget")
+	}
+	for i := 0; b.fits(l, "0", 100, 100, true, shared); i++ {
+		b.addItem(int64(1000+i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: "0"}, Body: make([]byte, 100)}, true)
+		if i > reserveChunk/entryOverhead {
+			t.Fatal("events of a key in the batch fit without end")
+		}
 	}
 }
 
