@@ -2,7 +2,7 @@ GO      ?= go
 BIN     := bin/gcupsert
 PKGS    := ./...
 
-.PHONY: all build test vet demo demo-datatables e2e bench clean
+.PHONY: all build test vet demo demo-datatables demo-externalcontacts e2e bench clean
 
 all: vet test build
 
@@ -27,6 +27,12 @@ demo:
 # token budget: 4,000 events, import jobs for backlogs, rows for the rest.
 demo-datatables:
 	$(GO) run ./cmd/gcupsert demo --target datatables $(DEMO_ARGS)
+
+# The same with External Contacts: a CRM's accounts and contacts as Debezium
+# change events on two topics, into organizations and contacts with custom
+# fields and links.
+demo-externalcontacts:
+	$(GO) run ./cmd/gcupsert demo --target externalcontacts $(DEMO_ARGS)
 
 # gcupsert processes against a real Apache Kafka broker (started from Maven
 # Central jars: Java 17 and Maven; kcat for one scenario), fault scenarios and

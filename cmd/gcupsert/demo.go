@@ -17,9 +17,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o demo.Options
-	fs.StringVar(&o.Target, "target", "customobjects", "target: customobjects or datatables")
-	fs.IntVar(&o.Events, "events", 0, "events to produce (default 10,000; 4,000 for datatables)")
-	fs.IntVar(&o.Partitions, "partitions", 3, "partitions of the input topic")
+	fs.StringVar(&o.Target, "target", "customobjects", "target: customobjects, datatables or externalcontacts")
+	fs.IntVar(&o.Events, "events", 0, "events to produce (default 10,000; 4,000 for datatables, 6,000 for externalcontacts)")
+	fs.IntVar(&o.Partitions, "partitions", 3, "partitions of the input topic (of each, for externalcontacts)")
 	fs.Float64Var(&o.InvalidRatio, "invalid", 0.02, "share of events made invalid on purpose")
 	fs.Float64Var(&o.FaultRatio, "faults", 0.01, "share of API requests the emulator fails with a 5xx (negative: none)")
 	seed := fs.Uint64("seed", 1, "seed of the generated stream")
@@ -36,9 +36,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	events := o.Events
 	if events == 0 {
-		events = 10_000
-		if o.Target == "datatables" {
-			events = 4_000
+		events = map[string]int{"datatables": 4_000, "externalcontacts": 6_000}[o.Target]
+		if events == 0 {
+			events = 10_000
 		}
 	}
 	fmt.Fprintf(stdout, "gcupsert demo: embedded broker + Genesys emulator (%s), %d events on %d partitions, about %.0f%% invalid\n\n",
@@ -83,9 +83,17 @@ func printSummary(w io.Writer, s demo.Summary) {
 	for _, p := range parts {
 		row(fmt.Sprintf("partition %d", p), fmt.Sprintf("committed %d / end %d", s.Committed[p], s.End[p]))
 	}
+	for _, topic := range sortedKeys(s.TopicEnd) {
+		for p := 0; p < len(s.TopicEnd[topic]); p++ {
+			row(fmt.Sprintf("%s[%d]", topic, p), fmt.Sprintf("committed %d / end %d", s.TopicCommitted[topic][p], s.TopicEnd[topic][p]))
+		}
+	}
 	row("upsert latency", fmt.Sprintf("p50 %s  p95 %s  p99 %s", s.LatencyP50.Round(time.Microsecond), s.LatencyP95.Round(time.Microsecond), s.LatencyP99.Round(time.Microsecond)))
 	row("API requests", fmt.Sprintf("%d by status %v", s.APIRequests, s.APIStatus))
 	row("emulator records", fmt.Sprintf("%d (valid distinct keys expected: %d)", s.EmulatorRecords, s.ExpectedKeys))
+	if s.Target == "externalcontacts" {
+		row("fields and links", fmt.Sprintf("%d records differ from their key's last valid event", len(s.Mismatches)))
+	}
 	if s.MirrorRan {
 		check := "equal to the emulator, field by field"
 		if len(s.MirrorDiffs) > 0 {

@@ -21,7 +21,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/config"
 	"github.com/gcupsert/gcupsert/consumer"
 	"github.com/gcupsert/gcupsert/emulator"
@@ -59,79 +58,6 @@ type Options struct {
 	Inspect func(ctx context.Context, brokers []string) error
 }
 
-// Summary is what a demo run measured.
-type Summary struct {
-	Produced         int
-	Created, Updated int
-	Deleted          int
-	Collapsed        int
-	DeadLettered     int
-	DeadByReason     map[string]int // "class/code" -> count, from the dead-letter topic headers
-	InvalidByKind    map[string]int // what the generator made invalid on purpose
-	AuditEvents      int
-	SyncEvents       int
-	Batches          int
-	BatchRetries     int
-	Committed, End   map[int]int64 // per partition
-	LatencyP50       time.Duration
-	LatencyP95       time.Duration
-	LatencyP99       time.Duration
-	EmulatorRecords  int
-	ExpectedKeys     int
-	MissingKeys      []string // expected but not in the emulator
-	UnexpectedKeys   []string // in the emulator but not expected
-	APIRequests      int
-	APIStatus        map[int]int
-	TooManyRequests  int
-	APIByKind        map[string]int
-	Target           string
-	Elapsed          time.Duration
-	// MirrorRan says gcupsert mirror applied the sync topic to SQLite;
-	// MirrorRows are its live rows and MirrorDiffs how they differ from the
-	// emulator's records, field by field (none when equal).
-	MirrorRan   bool
-	MirrorRows  int
-	MirrorDiffs []string
-}
-
-// Upserted counts events whose change reached Genesys.
-func (s Summary) Upserted() int { return s.Created + s.Updated + s.Deleted }
-
-// Problems lists every way the run broke a guarantee; none means success.
-func (s Summary) Problems() []string {
-	var p []string
-	if got := s.Upserted() + s.Collapsed + s.DeadLettered; got != s.Produced {
-		p = append(p, fmt.Sprintf("outcomes %d (upserted %d + collapsed %d + dead-lettered %d) != produced %d",
-			got, s.Upserted(), s.Collapsed, s.DeadLettered, s.Produced))
-	}
-	if s.SyncEvents != s.Upserted() {
-		p = append(p, fmt.Sprintf("sync events %d != upserted %d", s.SyncEvents, s.Upserted()))
-	}
-	deadTopic := 0
-	for _, n := range s.DeadByReason {
-		deadTopic += n
-	}
-	if deadTopic != s.DeadLettered {
-		p = append(p, fmt.Sprintf("dead-letter topic holds %d events, batches reported %d", deadTopic, s.DeadLettered))
-	}
-	if s.AuditEvents != s.Batches {
-		p = append(p, fmt.Sprintf("audit events %d != batches %d", s.AuditEvents, s.Batches))
-	}
-	for part, end := range s.End {
-		if end > 0 && s.Committed[part] != end {
-			p = append(p, fmt.Sprintf("partition %d committed %d, end offset %d", part, s.Committed[part], end))
-		}
-	}
-	if len(s.MissingKeys) > 0 || len(s.UnexpectedKeys) > 0 || s.EmulatorRecords != s.ExpectedKeys {
-		p = append(p, fmt.Sprintf("emulator holds %d records, expected %d (missing %d, unexpected %d)",
-			s.EmulatorRecords, s.ExpectedKeys, len(s.MissingKeys), len(s.UnexpectedKeys)))
-	}
-	if s.MirrorRan && (len(s.MirrorDiffs) > 0 || s.MirrorRows != s.EmulatorRecords) {
-		p = append(p, fmt.Sprintf("the mirror holds %d rows, the emulator %d records; %d differ", s.MirrorRows, s.EmulatorRecords, len(s.MirrorDiffs)))
-	}
-	return p
-}
-
 // Topic names used by the demo.
 const (
 	InputTopic      = "crm.accounts"
@@ -154,6 +80,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	began := time.Now()
+	if opts.Target == "externalcontacts" {
+		return runCRM(ctx, opts, began)
+	}
 
 	st, err := startStack(opts)
 	if err != nil {
@@ -188,7 +117,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return s, err
 	}
-	if err := st.runMirror(ctx, cfg, dir, opts.Target, opts.Logger, &s); err != nil {
+	if err := st.runMirror(ctx, cfg, dir, opts.Logger, &s, st.tableChecks(opts.Target)); err != nil {
 		return s, err
 	}
 	s.Elapsed = time.Since(began)
@@ -205,14 +134,17 @@ func (o Options) withDefaults() (Options, error) {
 	switch o.Target {
 	case "":
 		o.Target = "customobjects"
-	case "customobjects", "datatables":
+	case "customobjects", "datatables", "externalcontacts":
 	default:
-		return o, fmt.Errorf("demo: unknown target %q (want customobjects or datatables)", o.Target)
+		return o, fmt.Errorf("demo: unknown target %q (want customobjects, datatables or externalcontacts)", o.Target)
 	}
 	if o.Events == 0 {
 		o.Events = 10_000
-		if o.Target == "datatables" {
+		switch o.Target {
+		case "datatables":
 			o.Events = 4_000
+		case "externalcontacts":
+			o.Events = 6_000
 		}
 	}
 	if o.Partitions == 0 {
@@ -252,9 +184,13 @@ type stack struct {
 // partitions and the outbound topics, and the emulator set up for
 // opts.Target, failing opts.FaultRatio of the API requests.
 func startStack(opts Options) (*stack, error) {
+	inputs := []string{InputTopic}
+	if opts.Target == "externalcontacts" {
+		inputs = []string{OrganizationsTopic, ContactsTopic}
+	}
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(0),
-		kfake.SeedTopics(int32(opts.Partitions), InputTopic),
+		kfake.SeedTopics(int32(opts.Partitions), inputs...),
 		kfake.SeedTopics(1, AuditTopic, SyncTopic, DeadLetterTopic),
 		kfake.GroupMinSessionTimeout(time.Second),
 	)
@@ -281,7 +217,10 @@ func newEmulator(opts Options) (*emulator.Server, error) {
 		Clients: map[string]string{clientID: clientSecret},
 		Seed:    int64(opts.Seed),
 	}
-	if opts.Target == "datatables" {
+	switch opts.Target {
+	case "externalcontacts":
+		crmEmulator(&ecfg, opts.FaultRatio)
+	case "datatables":
 		// Data tables: the real per-token budget (300 requests a minute),
 		// which rows mode paces itself to, and import jobs for backlogs.
 		fx, err := tableFixtures()
@@ -290,7 +229,7 @@ func newEmulator(opts Options) (*emulator.Server, error) {
 		}
 		ecfg.Fixtures = fx
 		ecfg.ImportProcessingTime = time.Second
-	} else {
+	default:
 		// Custom objects: the schema, and no rate limit.
 		ecfg.Schemas = map[string][]byte{SchemaName: []byte(Schema)}
 		ecfg.UniqueFields = map[string][]string{SchemaName: {"accountNumber"}}
@@ -334,6 +273,17 @@ func (st *stack) workerConfig(opts Options, dir string) (config.Config, error) {
 	if err := os.WriteFile(schemaFile, []byte(Schema), 0o600); err != nil {
 		return config.Config{}, err
 	}
+	cfg := st.baseConfig(opts)
+	cfg.Routes = []config.Route{route(opts.Target, schemaFile)}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// baseConfig is the worker's configuration without routes: short timings,
+// the stack's broker and emulator.
+func (st *stack) baseConfig(opts Options) config.Config {
 	cfg := config.Default()
 	cfg.WorkerID = "demo"
 	cfg.Kafka.Brokers = st.brokers
@@ -353,11 +303,7 @@ func (st *stack) workerConfig(opts Options, dir string) (config.Config, error) {
 		cfg.Batch.BufferKeys = opts.BufferKeys
 	}
 	cfg.Topics = config.Topics{Audit: AuditTopic, Sync: SyncTopic, DeadLetter: DeadLetterTopic}
-	cfg.Routes = []config.Route{route(opts.Target, schemaFile)}
-	if err := cfg.Validate(); err != nil {
-		return config.Config{}, err
-	}
-	return cfg, nil
+	return cfg
 }
 
 // route is the input topic's route to the target.
@@ -384,6 +330,12 @@ var errNotDrained = errors.New("demo: the worker did not drain the topic")
 // stops it. It returns the end offsets and the committed ones, read again
 // after the worker left the group.
 func (st *stack) runWorker(ctx context.Context, cfg config.Config, opts Options, t *tally) (end, committed map[int]int64, err error) {
+	ends, comm, err := st.runWorkerOn(ctx, cfg, opts, t, InputTopic)
+	return ends[InputTopic], comm[InputTopic], err
+}
+
+// runWorkerOn is runWorker for the input topics named, by topic.
+func (st *stack) runWorkerOn(ctx context.Context, cfg config.Config, opts Options, t *tally, topics ...string) (end, committed map[string]map[int]int64, err error) {
 	w, err := worker.New(cfg, worker.Options{Logger: opts.Logger, Hooks: []consumer.Hook{t}})
 	if err != nil {
 		return nil, nil, err
@@ -393,16 +345,23 @@ func (st *stack) runWorker(ctx context.Context, cfg config.Config, opts Options,
 	var runErr error
 	wg.Go(func() { runErr = w.Run(runCtx) })
 
-	end, err = inspect.EndOffsets(ctx, st.brokers, InputTopic)
-	if err != nil {
-		stop()
-		wg.Wait()
-		return nil, nil, err
+	end, committed = map[string]map[int]int64{}, map[string]map[int]int64{}
+	for _, topic := range topics {
+		if end[topic], err = inspect.EndOffsets(ctx, st.brokers, topic); err != nil {
+			stop()
+			wg.Wait()
+			return nil, nil, err
+		}
 	}
 	if opts.Started != nil {
 		opts.Started()
 	}
-	committed, waitErr := inspect.WaitCommitted(ctx, st.brokers, cfg.Kafka.GroupID, InputTopic, end)
+	var waitErr error
+	for _, topic := range topics {
+		if committed[topic], waitErr = inspect.WaitCommitted(ctx, st.brokers, cfg.Kafka.GroupID, topic, end[topic]); waitErr != nil {
+			break
+		}
+	}
 	if waitErr == nil && opts.Hold > 0 {
 		select {
 		case <-ctx.Done():
@@ -418,8 +377,10 @@ func (st *stack) runWorker(ctx context.Context, cfg config.Config, opts Options,
 		return nil, nil, fmt.Errorf("%w: %w", errNotDrained, waitErr)
 	}
 	// Re-read the committed offsets after the worker left the group.
-	if c, err := inspect.Committed(ctx, st.brokers, cfg.Kafka.GroupID, InputTopic); err == nil {
-		committed = c
+	for _, topic := range topics {
+		if c, err := inspect.Committed(ctx, st.brokers, cfg.Kafka.GroupID, topic); err == nil {
+			committed[topic] = c
+		}
 	}
 	return end, committed, nil
 }
@@ -518,62 +479,4 @@ func header(m kafka.Message, k string) string {
 		}
 	}
 	return ""
-}
-
-// tally is the demo's consumer hook.
-type tally struct {
-	mu        sync.Mutex
-	s         Summary
-	latencies []time.Duration
-}
-
-var (
-	_ consumer.HookBatchDone  = (*tally)(nil)
-	_ consumer.HookBatchRetry = (*tally)(nil)
-)
-
-func newTally() *tally { return &tally{} }
-
-func (t *tally) OnBatchDone(b change.Batch) {
-	c := b.Counts()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.s.Batches++
-	t.s.Created += c.Created
-	t.s.Updated += c.Updated
-	t.s.Deleted += c.Deleted
-	t.s.Collapsed += c.Collapsed
-	t.s.DeadLettered += c.DeadLettered
-	if b.Items > 0 {
-		t.latencies = append(t.latencies, b.Latency)
-	}
-}
-
-func (t *tally) OnBatchRetry(string, int, string, error) {
-	t.mu.Lock()
-	t.s.BatchRetries++
-	t.mu.Unlock()
-}
-
-func (t *tally) summary() Summary {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.s
-	l := append([]time.Duration(nil), t.latencies...)
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	q := func(p float64) time.Duration {
-		if len(l) == 0 {
-			return 0
-		}
-		i := int(p*float64(len(l))+0.5) - 1
-		if i < 0 {
-			i = 0
-		}
-		if i >= len(l) {
-			i = len(l) - 1
-		}
-		return l[i]
-	}
-	s.LatencyP50, s.LatencyP95, s.LatencyP99 = q(0.50), q(0.95), q(0.99)
-	return s
 }

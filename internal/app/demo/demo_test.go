@@ -59,6 +59,10 @@ func TestProblemsCatchBrokenGuarantees(t *testing.T) {
 		func(s *Summary) { s.EmulatorRecords = 7 },
 		func(s *Summary) { s.MissingKeys = []string{"k"} },
 		func(s *Summary) { s.MirrorRows = 5 },
+		func(s *Summary) { s.Mismatches = []string{"contact c1: firstName is A, want B"} },
+		func(s *Summary) {
+			s.TopicEnd, s.TopicCommitted = map[string]map[int]int64{"t": {0: 5}}, map[string]map[int]int64{"t": {0: 4}}
+		},
 		func(s *Summary) { s.MirrorDiffs = []string{"k: mirror {}, target {}"} },
 	}
 	for i, mut := range broken {
@@ -85,6 +89,28 @@ func TestDemoRunOnDataTables(t *testing.T) {
 		t.Errorf("%d responses 429", s.TooManyRequests)
 	}
 	for _, reason := range []string{"reference/reference.dangling", "validation/coercion.failed", "decode/invalid.json"} {
+		if s.DeadByReason[reason] == 0 {
+			t.Errorf("no %s dead letters: %v", reason, s.DeadByReason)
+		}
+	}
+}
+
+// The External Contacts demo: two Debezium topics, organizations and
+// contacts with custom fields and links, every event one outcome, the
+// emulator holding exactly the expected entities with the fields and links
+// of their last valid events, and the mirror equal to it.
+func TestDemoRunOnExternalContacts(t *testing.T) {
+	s, err := Run(context.Background(), Options{Target: "externalcontacts", Events: 1500, Partitions: 2, InvalidRatio: 0.04, FaultRatio: 0.03, Seed: 6, Timeout: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Problems(); len(p) > 0 {
+		t.Fatalf("problems: %v", p)
+	}
+	if !s.MirrorRan || s.MirrorRows != s.EmulatorRecords || s.EmulatorRecords == 0 || len(s.TopicEnd) != 2 {
+		t.Fatalf("summary %+v", s)
+	}
+	for _, reason := range []string{"validation/schema.violation", "decode/invalid.json"} {
 		if s.DeadByReason[reason] == 0 {
 			t.Errorf("no %s dead letters: %v", reason, s.DeadByReason)
 		}
