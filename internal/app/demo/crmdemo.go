@@ -111,66 +111,84 @@ func crmEmulator(c *emulator.Config, faults float64) {
 }
 
 // compareCRM checks the emulator's organizations and contacts against the
-// expected ones: the keys, every expected field, and each contact's link.
+// expected ones (CheckCRM).
 func (st *stack) compareCRM(s *Summary, ds CRMDataset) {
 	fam := st.emu.ExternalContacts()
 	src, _ := fam.SourceID(CRMSource)
-	orgs, contacts := byExternalID(fam.Organizations(), src), byExternalID(fam.Contacts(), src)
-	s.EmulatorRecords = len(orgs) + len(contacts)
-	s.ExpectedKeys = len(ds.ExpectedOrganizations) + len(ds.ExpectedContacts)
+	r := CheckCRM(ds, fam.Organizations(), fam.Contacts(), src)
+	s.EmulatorRecords, s.ExpectedKeys = r.Entities, r.Expected
+	s.MissingKeys, s.UnexpectedKeys, s.Mismatches = r.Missing, r.Unexpected, r.Mismatches
+}
+
+// CRMCheck is how the External Contacts entities compare with a CRM
+// stream's expected state.
+type CRMCheck struct {
+	Entities, Expected              int // entities of the source, and expected
+	Missing, Unexpected, Mismatches []string
+}
+
+// CheckCRM compares organizations and contacts (by id, as the API shows
+// them) with what ds expects of source: the external ids, every expected
+// field, and each contact's organization.
+func CheckCRM(ds CRMDataset, organizations, contacts map[string]map[string]any, source string) CRMCheck {
+	orgs, cons := byExternalID(organizations, source), byExternalID(contacts, source)
+	r := CRMCheck{Entities: len(orgs) + len(cons), Expected: len(ds.ExpectedOrganizations) + len(ds.ExpectedContacts)}
 	for key, want := range ds.ExpectedOrganizations {
 		got, ok := orgs[key]
 		if !ok {
-			s.MissingKeys = append(s.MissingKeys, "organization "+key)
+			r.Missing = append(r.Missing, "organization "+key)
 			continue
 		}
-		s.mismatch("organization "+key, got, want)
+		r.Mismatches = append(r.Mismatches, mismatches("organization "+key, got, want)...)
 	}
 	for key, want := range ds.ExpectedContacts {
-		got, ok := contacts[key]
+		got, ok := cons[key]
 		if !ok {
-			s.MissingKeys = append(s.MissingKeys, "contact "+key)
+			r.Missing = append(r.Missing, "contact "+key)
 			continue
 		}
-		s.mismatch("contact "+key, got, want.Fields)
+		r.Mismatches = append(r.Mismatches, mismatches("contact "+key, got, want.Fields)...)
 		link, _ := got["externalOrganization"].(map[string]any)
 		wantID := ""
 		if want.Org != "" {
 			wantID, _ = orgs[want.Org]["id"].(string)
 		}
 		if gotID, _ := link["id"].(string); gotID != wantID {
-			s.Mismatches = append(s.Mismatches, fmt.Sprintf("contact %s: organization %q, want %q (%s)", key, gotID, wantID, want.Org))
+			r.Mismatches = append(r.Mismatches, fmt.Sprintf("contact %s: organization %q, want %q (%s)", key, gotID, wantID, want.Org))
 		}
 	}
 	for key := range orgs {
 		if _, ok := ds.ExpectedOrganizations[key]; !ok {
-			s.UnexpectedKeys = append(s.UnexpectedKeys, "organization "+key)
+			r.Unexpected = append(r.Unexpected, "organization "+key)
 		}
 	}
-	for key := range contacts {
+	for key := range cons {
 		if _, ok := ds.ExpectedContacts[key]; !ok {
-			s.UnexpectedKeys = append(s.UnexpectedKeys, "contact "+key)
+			r.Unexpected = append(r.Unexpected, "contact "+key)
 		}
 	}
-	sort.Strings(s.MissingKeys)
-	sort.Strings(s.UnexpectedKeys)
-	sort.Strings(s.Mismatches)
+	sort.Strings(r.Missing)
+	sort.Strings(r.Unexpected)
+	sort.Strings(r.Mismatches)
+	return r
 }
 
-// mismatch records the fields of want (dotted paths reach into objects)
+// mismatches lists the fields of want (dotted paths reach into objects)
 // that got does not hold.
-func (s *Summary) mismatch(what string, got, want map[string]any) {
+func mismatches(what string, got, want map[string]any) []string {
+	var out []string
 	for path, w := range flatten(want, "") {
 		g := lookup(got, path)
-		if f, ok := g.(float64); ok { // the emulator's numbers
+		if f, ok := g.(float64); ok { // the API's numbers
 			if n, ok := w.(int); ok && f == float64(n) {
 				continue
 			}
 		}
 		if !reflect.DeepEqual(g, w) {
-			s.Mismatches = append(s.Mismatches, fmt.Sprintf("%s: %s is %v, want %v", what, path, g, w))
+			out = append(out, fmt.Sprintf("%s: %s is %v, want %v", what, path, g, w))
 		}
 	}
+	return out
 }
 
 // flatten maps nested objects to dotted paths; a key that holds a dot
