@@ -115,6 +115,14 @@ type Genesys struct {
 	Timeout   Duration `yaml:"timeout"`
 	// RequestsPerSecond paces requests on the client side; 0 means no pacing.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Pacing is how the token's rate budget, read from the
+	// inin-ratelimit-* headers, is spent: burst (the default: at once, as
+	// the window's reset is known) or even (spread over the window); off
+	// turns the header-driven pacer off. PacingReserve is the share of
+	// each window's budget used one request at a time (burst) or held
+	// back (even).
+	Pacing        string  `yaml:"pacing"`
+	PacingReserve float64 `yaml:"pacing_reserve"`
 }
 
 // Secret is a string that never prints.
@@ -316,7 +324,8 @@ func Default() Config {
 			MaxWait:           Duration(250 * time.Millisecond),
 			CommitInterval:    Duration(time.Second),
 		},
-		Genesys: Genesys{Region: "us_east_1", AuthStyle: "basic", Timeout: Duration(30 * time.Second)},
+		Genesys: Genesys{Region: "us_east_1", AuthStyle: "basic", Timeout: Duration(30 * time.Second),
+			Pacing: "burst", PacingReserve: 0.02},
 		Retry: Retry{
 			InitialInterval: Duration(500 * time.Millisecond),
 			MaxInterval:     Duration(30 * time.Second),

@@ -382,6 +382,14 @@ func (c *Config) validateAPI(p *problems) {
 	if g.Timeout.D() <= 0 {
 		bad("genesys.timeout", "must be above 0")
 	}
+	switch g.Pacing {
+	case "burst", "even", "off":
+	default:
+		bad("genesys.pacing", "%q is not burst, even or off", g.Pacing)
+	}
+	if r := g.PacingReserve; r < 0 || r >= 1 || r != r {
+		bad("genesys.pacing_reserve", "%v is not within [0, 1)", r)
+	}
 	if g.RequestsPerSecond < 0 {
 		bad("genesys.requests_per_second", "must not be negative")
 	}

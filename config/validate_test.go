@@ -85,3 +85,16 @@ func TestAuthStyle(t *testing.T) {
 		t.Errorf("error %q", msg)
 	}
 }
+
+func TestPacing(t *testing.T) {
+	for _, tc := range []struct{ env, want string }{
+		{"GCUPSERT_GENESYS_PACING=fast", `genesys.pacing: "fast" is not burst, even or off`},
+		{"GCUPSERT_GENESYS_PACING_RESERVE=1", "genesys.pacing_reserve: 1 is not within [0, 1)"},
+		{"GCUPSERT_GENESYS_PACING=even", ""},
+	} {
+		msg := loadErr(t, good, tc.env)
+		if (tc.want == "" && msg != "") || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: error %q, want %q", tc.env, msg, tc.want)
+		}
+	}
+}

@@ -130,6 +130,8 @@ func NewClient(cfg config.Config, clk clock.Clock, log *slog.Logger, httpClient 
 			MaxRetryAfter: cfg.Retry.MaxRetryAfter.D(),
 		},
 		AuthStyle:  upsert.AuthStyle(cfg.Genesys.AuthStyle),
+		Pacing: upsert.Pacing{Disabled: cfg.Genesys.Pacing == "off", Even: cfg.Genesys.Pacing == "even",
+			Reserve: cfg.Genesys.PacingReserve},
 		Clock:      clk,
 		Logger:     log,
 		Limiter:    limiter,
