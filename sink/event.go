@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/gcupsert/gcupsert/change"
+	"github.com/gcupsert/gcupsert/internal/jsonenc"
 )
 
 // Version is the format version carried by every event ("version" in audit
@@ -173,29 +174,6 @@ type auditSourceJSON struct {
 	LastOffset  int64  `json:"lastOffset"`
 }
 
-type syncJSON struct {
-	Version   int    `json:"version"`
-	Type      string `json:"type"`
-	EventID   string `json:"eventId"`
-	BatchID   string `json:"batchId"`
-	Key       string `json:"key"`
-	Operation string `json:"operation"`
-	Record    any    `json:"record"`
-	// RecordOmitted says the record was left out because the event would
-	// not fit the sync topic's max.message.bytes.
-	RecordOmitted bool           `json:"recordOmitted,omitempty"`
-	Target        string         `json:"target"`
-	Schema        string         `json:"schema"`
-	Source        syncSourceJSON `json:"source"`
-	Time          string         `json:"time"`
-}
-
-type syncSourceJSON struct {
-	Topic     string `json:"topic"`
-	Partition int    `json:"partition"`
-	Offset    int64  `json:"offset"`
-}
-
 func (a Audit) id() string {
 	if a.BatchID != "" {
 		return a.BatchID
@@ -244,24 +222,51 @@ func (s Sync) Message() kafka.Message {
 	return m
 }
 
+// encode writes the sync event (docs/events.md): its fields in a fixed
+// order, the record as written (RecordJSON as the API returned it, else
+// Record), without reflection: one is encoded per record written.
 func (s Sync) encode() (kafka.Message, error) {
-	var rec any
+	id := EventID(s.Source)
+	b := make([]byte, 0, 256+len(s.RecordJSON))
+	b = append(b, `{"version":`...)
+	b = strconv.AppendInt(b, Version, 10)
+	b = append(b, `,"type":"sync","eventId":`...)
+	b = jsonenc.String(b, id)
+	b = append(b, `,"batchId":`...)
+	b = jsonenc.String(b, s.BatchID)
+	b = append(b, `,"key":`...)
+	b = jsonenc.String(b, s.Key)
+	b = append(b, `,"operation":`...)
+	b = jsonenc.String(b, s.Operation)
+	b = append(b, `,"record":`...)
+	var err error
 	switch {
 	case len(s.RecordJSON) > 0:
-		rec = s.RecordJSON
+		b, err = jsonenc.Value(b, s.RecordJSON)
 	case s.Record != nil:
-		rec = s.Record
+		b, err = jsonenc.Object(b, s.Record)
+	default:
+		b = append(b, "null"...)
 	}
-	v := syncJSON{
-		Version: Version, Type: "sync", EventID: EventID(s.Source), BatchID: s.BatchID,
-		Key: s.Key, Operation: s.Operation, Record: rec, RecordOmitted: s.recordOmitted, Target: s.Target, Schema: s.Schema,
-		Source: syncSourceJSON{Topic: s.Source.Topic, Partition: s.Source.Partition, Offset: s.Source.Offset},
-		Time:   formatTime(s.Time),
-	}
-	b, err := json.Marshal(v)
 	if err != nil {
-		return kafka.Message{}, fmt.Errorf("%w: sync %s: record: %v", ErrInvalidEvent, EventID(s.Source), err)
+		return kafka.Message{}, fmt.Errorf("%w: sync %s: record: %v", ErrInvalidEvent, id, err)
 	}
+	if s.recordOmitted {
+		b = append(b, `,"recordOmitted":true`...)
+	}
+	b = append(b, `,"target":`...)
+	b = jsonenc.String(b, s.Target)
+	b = append(b, `,"schema":`...)
+	b = jsonenc.String(b, s.Schema)
+	b = append(b, `,"source":{"topic":`...)
+	b = jsonenc.String(b, s.Source.Topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(s.Source.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, s.Source.Offset, 10)
+	b = append(b, `},"time":`...)
+	b = jsonenc.String(b, formatTime(s.Time))
+	b = append(b, '}')
 	return kafka.Message{Key: []byte(s.Key), Value: b, Time: s.Time}, nil
 }
 

@@ -1,9 +1,6 @@
 package upsert
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "github.com/gcupsert/gcupsert/internal/jsonenc"
 
 // Field is a named value.
 type Field struct {
@@ -14,18 +11,15 @@ type Field struct {
 // EncodeObject encodes data with extra fields set on top, as targets send a
 // record: one JSON object, keys sorted, no HTML escaping, no newline.
 func EncodeObject(data map[string]any, extra ...Field) ([]byte, error) {
-	m := make(map[string]any, len(data)+len(extra))
-	for k, v := range data {
-		m[k] = v
+	m := data
+	if len(extra) > 0 {
+		m = make(map[string]any, len(data)+len(extra))
+		for k, v := range data {
+			m[k] = v
+		}
+		for _, f := range extra {
+			m[f.Name] = f.Value
+		}
 	}
-	for _, f := range extra {
-		m[f.Name] = f.Value
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return jsonenc.Object(make([]byte, 0, 64+32*len(m)), m)
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -154,16 +156,42 @@ func Summarize(prefix string, fields []change.FieldError) string {
 	return sb.String()
 }
 
+// integerProps caches, per compiled schema, the properties whose type is
+// integer (and not number): the JSON Schema library builds their type
+// lists anew on every call. Schemas compiled again (refreshed) add
+// entries; the cache is emptied when it holds maxIntegerProps.
+var (
+	integerProps  sync.Map // *jsonschema.Schema -> map[string]bool
+	integerCached atomic.Int64
+)
+
+const maxIntegerProps = 1024
+
+func integerFields(sch *jsonschema.Schema) map[string]bool {
+	if m, ok := integerProps.Load(sch); ok {
+		return m.(map[string]bool)
+	}
+	if integerCached.Add(1) > maxIntegerProps {
+		integerProps.Clear()
+		integerCached.Store(1)
+	}
+	m := map[string]bool{}
+	for name, p := range sch.Properties {
+		if p != nil && p.Types != nil {
+			ts := p.Types.ToStrings()
+			m[name] = slices.Contains(ts, "integer") && !slices.Contains(ts, "number")
+		}
+	}
+	integerProps.Store(sch, m)
+	return m
+}
+
 // checkRanges reports the numbers of data that are out of range.
 func checkRanges(sch *jsonschema.Schema, data map[string]any) []change.FieldError {
 	var fe []change.FieldError
+	integers := integerFields(sch)
 	for name, v := range data {
-		integer := false
-		if p := sch.Properties[name]; p != nil && p.Types != nil {
-			ts := p.Types.ToStrings()
-			integer = slices.Contains(ts, "integer") && !slices.Contains(ts, "number")
-		}
-		if msg := outOfRange(v, integer); msg != "" {
+		if msg := outOfRange(v, integers[name]); msg != "" {
 			fe = append(fe, change.FieldError{Field: name, Code: "range", Message: msg})
 		}
 	}
@@ -176,6 +204,9 @@ func checkRanges(sch *jsonschema.Schema, data map[string]any) []change.FieldErro
 func outOfRange(v any, integer bool) string {
 	switch x := v.(type) {
 	case json.Number:
+		if plainSmall(string(x)) {
+			return ""
+		}
 		c, ok := change.CanonicalNumber(string(x))
 		if f, err := strconv.ParseFloat(string(x), 64); !ok || err != nil || math.IsInf(f, 0) {
 			return fmt.Sprintf("%.40s is beyond the range of a number", x)
@@ -204,4 +235,23 @@ func outOfRange(v any, integer bool) string {
 		}
 	}
 	return ""
+}
+
+// plainSmall reports a number of at most 15 digits with no exponent:
+// within the range of a double and, when whole, of a 64-bit integer.
+func plainSmall(s string) bool {
+	if len(s) == 0 || len(s) > 16 {
+		return false
+	}
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '-' && i == 0, c == '.':
+		default:
+			return false
+		}
+	}
+	return digits > 0 && digits <= 15
 }

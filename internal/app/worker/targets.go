@@ -129,7 +129,7 @@ func NewClient(cfg config.Config, clk clock.Clock, log *slog.Logger, httpClient 
 			Jitter:        cfg.Retry.Jitter,
 			MaxRetryAfter: cfg.Retry.MaxRetryAfter.D(),
 		},
-		AuthStyle:  upsert.AuthStyle(cfg.Genesys.AuthStyle),
+		AuthStyle: upsert.AuthStyle(cfg.Genesys.AuthStyle),
 		Pacing: upsert.Pacing{Disabled: cfg.Genesys.Pacing == "off", Even: cfg.Genesys.Pacing == "even",
 			Reserve: cfg.Genesys.PacingReserve},
 		Clock:      clk,
