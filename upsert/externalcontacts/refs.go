@@ -127,7 +127,9 @@ func (t *Target) lookupOrganizations(ctx context.Context, b *upsert.Tracker, wan
 	found := map[string]string{}
 	for ext, items := range want {
 		if id, ok := t.orgs.get(ext, now); ok {
+			mu.Lock()
 			found[ext] = id
+			mu.Unlock()
 			continue
 		}
 		g.Go(func() error {
