@@ -96,13 +96,13 @@ const reserveChunk = 256 << 10
 // sender is busy), the buffer's: bufferKeys records, and beyond a request's
 // worth of memory, bytes taken from the shared budget. An item that replaces
 // one of the same key only changes the byte count.
-func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool, shared budget) bool {
+func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing, separate bool, shared budget) bool {
 	if len(b.entries) == 0 {
 		return true
 	}
 	if coalescing {
 		grow := raw + entryOverhead + itemFactor*max(size, 0)
-		if i, ok := b.byKey[key]; ok && size >= 0 {
+		if i, ok := b.byKey[key]; ok && size >= 0 && !separate {
 			grow -= itemFactor * b.items[i].Size()
 		} else if size >= 0 && len(b.items)+1 > l.bufferKeys {
 			return false
@@ -125,7 +125,7 @@ func (b *batch) fits(l batchLimits, key string, size, raw int, coalescing bool, 
 		return true
 	}
 	n, bytes := len(b.items), b.itemBytes+size
-	if i, ok := b.byKey[key]; ok {
+	if i, ok := b.byKey[key]; ok && !separate {
 		bytes -= b.items[i].Size()
 	} else {
 		n++
@@ -144,13 +144,14 @@ func (b *batch) full(l batchLimits, coalescing bool) bool {
 }
 
 // addItem adds a prepared record; an earlier item of the same key is
-// collapsed into it. When compact is set (a coalescing batch), the event
-// two back in the key's chain drops its key and value: only the latest
-// superseded event can be sent after all (revive).
-func (b *batch) addItem(offset int64, key, value []byte, it change.Item, compact bool) {
+// collapsed into it, unless separate (both are sent, in order). When
+// compact is set (a coalescing batch), the event two back in the key's
+// chain drops its key and value: only the latest superseded event can be
+// sent after all (revive).
+func (b *batch) addItem(offset int64, key, value []byte, it change.Item, compact, separate bool) {
 	e := entry{Entry: change.Entry{Offset: offset, Key: key, Value: value, RecordKey: it.Record.Key, Op: it.Record.Op}, kind: entryItem, prev: -1}
 	b.retained += len(key) + len(value)
-	if i, ok := b.byKey[it.Record.Key]; ok {
+	if i, ok := b.byKey[it.Record.Key]; ok && !separate {
 		// The older event is superseded. The newer one keeps the key's place,
 		// so batch checks such as uniqueness see keys in the order they first
 		// appeared.

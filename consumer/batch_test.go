@@ -22,16 +22,16 @@ func TestBatchBoundByRecords(t *testing.T) {
 	b := newBatch("t", 0)
 	for i := 0; i < 3; i++ {
 		k := fmt.Sprint("k", i)
-		if !b.fits(l, k, 10, 0, false, nil) {
+		if !b.fits(l, k, 10, 0, false, false, nil) {
 			t.Fatalf("item %d does not fit", i)
 		}
-		b.addItem(int64(i), []byte(k), nil, item(k, 10), false)
+		b.addItem(int64(i), []byte(k), nil, item(k, 10), false, false)
 	}
-	if !b.full(l, false) || b.fits(l, "k9", 10, 0, false, nil) {
+	if !b.full(l, false) || b.fits(l, "k9", 10, 0, false, false, nil) {
 		t.Fatal("batch of 3 should be full")
 	}
 	// A newer event of a key already in the batch replaces it, so it fits.
-	if !b.fits(l, "k1", 10, 0, false, nil) {
+	if !b.fits(l, "k1", 10, 0, false, false, nil) {
 		t.Fatal("same key should fit a full batch")
 	}
 }
@@ -40,19 +40,19 @@ func TestBatchBoundByBodyBytes(t *testing.T) {
 	// Body: 14 bytes of framing + items + separators.
 	l := testLimits(100, 14+10+1+10)
 	b := newBatch("t", 0)
-	b.addItem(0, []byte("a"), nil, item("a", 10), false)
-	if !b.fits(l, "b", 10, 0, false, nil) {
+	b.addItem(0, []byte("a"), nil, item("a", 10), false, false)
+	if !b.fits(l, "b", 10, 0, false, false, nil) {
 		t.Fatal("second item should fit exactly")
 	}
-	b.addItem(1, []byte("b"), nil, item("b", 10), false)
+	b.addItem(1, []byte("b"), nil, item("b", 10), false, false)
 	if got := b.bodySize(l); got != l.maxBytes {
 		t.Fatalf("body size %d, want %d", got, l.maxBytes)
 	}
-	if b.fits(l, "c", 1, 0, false, nil) {
+	if b.fits(l, "c", 1, 0, false, false, nil) {
 		t.Fatal("one more byte should not fit")
 	}
 	// Replacing "a" with a smaller item fits; with a larger one does not.
-	if !b.fits(l, "a", 9, 0, false, nil) || b.fits(l, "a", 11, 0, false, nil) {
+	if !b.fits(l, "a", 9, 0, false, false, nil) || b.fits(l, "a", 11, 0, false, false, nil) {
 		t.Fatal("replacement sizing is wrong")
 	}
 }
@@ -60,10 +60,10 @@ func TestBatchBoundByBodyBytes(t *testing.T) {
 func TestBatchCollapsesToNewest(t *testing.T) {
 	l := testLimits(100, 1<<20)
 	b := newBatch("t", 2)
-	b.addItem(10, []byte("a"), nil, item("a", 5), false)
-	b.addItem(11, []byte("b"), nil, item("b", 6), false)
+	b.addItem(10, []byte("a"), nil, item("a", 5), false, false)
+	b.addItem(11, []byte("b"), nil, item("b", 6), false, false)
 	b.addRejected(12, []byte("x"), []byte("junk"), change.Record{}, &change.RecordError{Class: "decode", Code: "invalid.json"})
-	b.addItem(13, []byte("a"), nil, item("a", 7), false)
+	b.addItem(13, []byte("a"), nil, item("a", 7), false, false)
 	if len(b.items) != 2 || len(b.entries) != 4 {
 		t.Fatalf("items %d entries %d", len(b.items), len(b.entries))
 	}
@@ -93,7 +93,7 @@ func TestBatchBoundByEntries(t *testing.T) {
 	b := newBatch("t", 0)
 	b.addRejected(0, nil, nil, change.Record{}, &change.RecordError{})
 	b.addRejected(1, nil, nil, change.Record{}, &change.RecordError{})
-	if !b.full(l, false) || b.fits(l, "", -1, 0, false, nil) {
+	if !b.full(l, false) || b.fits(l, "", -1, 0, false, false, nil) {
 		t.Fatal("entry bound not applied")
 	}
 }

@@ -29,10 +29,10 @@ func BenchmarkBatchFill(b *testing.B) {
 	for b.Loop() {
 		cur := newBatch("t", 0)
 		for i, it := range items {
-			if !cur.fits(l, it.Record.Key, it.Size(), len(keys[i])+len(value), false, nil) {
+			if !cur.fits(l, it.Record.Key, it.Size(), len(keys[i])+len(value), false, false, nil) {
 				b.Fatal("item does not fit")
 			}
-			cur.addItem(int64(i), keys[i], value, it, false)
+			cur.addItem(int64(i), keys[i], value, it, false, false)
 		}
 		if len(cur.items) != 99 || cur.bodySize(l) <= 0 {
 			b.Fatalf("%d items", len(cur.items))

@@ -61,6 +61,15 @@ type Target interface {
 	Upsert(ctx context.Context, items []change.Item) (change.Result, error)
 }
 
+// Coalescer is implemented by a target whose writes merge into what is
+// stored instead of replacing it: then the newer of two events of one key
+// in a batch does not stand for both. Coalesce returns the record that
+// writing older and then newer amounts to, or false when the two must both
+// be sent, in order. Without it, the newer event replaces the older.
+type Coalescer interface {
+	Coalesce(older, newer change.Record) (change.Record, bool)
+}
+
 // Publisher writes the outbound events of a finished batch and returns nil
 // only once all are acknowledged. An error for which retry.IsPermanent
 // holds can never succeed. It must be safe for concurrent use.

@@ -121,7 +121,7 @@ func (p *fakePub) published() []sink.Batch {
 // test asserts that something did not happen.
 type loopHarness struct {
 	t       *testing.T
-	target  *fakeTarget
+	target  Target
 	pub     *fakePub
 	c       *Consumer
 	msgs    chan kafkaread.Message
@@ -132,7 +132,7 @@ type loopHarness struct {
 }
 
 // newLoop must be called inside synctest.Test.
-func newLoop(t *testing.T, cfg Config, target *fakeTarget, pub *fakePub) *loopHarness {
+func newLoop(t *testing.T, cfg Config, target Target, pub *fakePub) *loopHarness {
 	t.Helper()
 	dec, err := decode.New(decode.FormatPlain, decode.Mapping{})
 	if err != nil {
@@ -506,12 +506,12 @@ func TestBatchesStayARequestWhenTheSenderIsFree(t *testing.T) {
 		maxEntries: 100, maxRetained: 1000, bufferKeys: 10, free: 2000}
 	b := newBatch("t", 0)
 	for i := 0; i < 2; i++ {
-		b.addItem(int64(i), nil, nil, change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: []byte("{}")}, false)
+		b.addItem(int64(i), nil, nil, change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: []byte("{}")}, false, false)
 	}
-	if b.fits(l, "x", 2, 0, false, nil) || !b.full(l, false) {
+	if b.fits(l, "x", 2, 0, false, false, nil) || !b.full(l, false) {
 		t.Error("a request's worth is not full when the sender is free")
 	}
-	if !b.fits(l, "x", 2, 0, true, nil) || b.full(l, true) {
+	if !b.fits(l, "x", 2, 0, true, false, nil) || b.full(l, true) {
 		t.Error("a busy sender's buffer is full at a request's worth")
 	}
 }
@@ -524,8 +524,8 @@ func TestCoalescingTakesFromTheSharedBudget(t *testing.T) {
 	shared := semaphore.NewWeighted(reserveChunk)
 	b := newBatch("t", 0)
 	added := 0
-	for i := 0; b.fits(l, fmt.Sprint(i), 100, 100, true, shared); i++ {
-		b.addItem(int64(i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: make([]byte, 100)}, true)
+	for i := 0; b.fits(l, fmt.Sprint(i), 100, 100, true, false, shared); i++ {
+		b.addItem(int64(i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: fmt.Sprint(i)}, Body: make([]byte, 100)}, true, false)
 		added++
 	}
 	if b.reserved != reserveChunk || shared.TryAcquire(1) {
@@ -536,11 +536,11 @@ func TestCoalescingTakesFromTheSharedBudget(t *testing.T) {
 	}
 	// Once it is spent, a new key waits; so does, once the last chunk is
 	// used up, an event of a key in the batch (its entry costs memory too).
-	if b.fits(l, "new", 100, 100, true, shared) {
+	if b.fits(l, "new", 100, 100, true, false, shared) {
 		t.Error("a new key fits past the spent budget")
 	}
-	for i := 0; b.fits(l, "0", 100, 100, true, shared); i++ {
-		b.addItem(int64(1000+i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: "0"}, Body: make([]byte, 100)}, true)
+	for i := 0; b.fits(l, "0", 100, 100, true, false, shared); i++ {
+		b.addItem(int64(1000+i), []byte("k"), make([]byte, 99), change.Item{Record: change.Record{Key: "0"}, Body: make([]byte, 100)}, true, false)
 		if i > reserveChunk/entryOverhead {
 			t.Fatal("events of a key in the batch fit without end")
 		}
@@ -552,7 +552,7 @@ func TestCoalescingTakesFromTheSharedBudget(t *testing.T) {
 func TestCoalescingCompactsOlderSupersededEvents(t *testing.T) {
 	b := newBatch("t", 0)
 	for i := 0; i < 4; i++ {
-		b.addItem(int64(i), []byte("k"), []byte("value"), change.Item{Record: change.Record{Key: "k"}, Body: []byte("{}")}, true)
+		b.addItem(int64(i), []byte("k"), []byte("value"), change.Item{Record: change.Record{Key: "k"}, Body: []byte("{}")}, true, false)
 	}
 	for i, e := range b.entries {
 		kept := e.Value != nil
@@ -563,4 +563,69 @@ func TestCoalescingCompactsOlderSupersededEvents(t *testing.T) {
 	if b.retained != 2*len("kvalue") {
 		t.Errorf("retained %d bytes, want %d", b.retained, 2*len("kvalue"))
 	}
+}
+
+// mergingTarget is a fake target whose writes merge into what is stored:
+// an upsert keeps the fields it leaves out, so a delete followed by an
+// upsert of the key cannot stand for both.
+type mergingTarget struct {
+	fakeTarget
+	mu   sync.Mutex
+	sent []change.Item
+}
+
+func (m *mergingTarget) Coalesce(older, newer change.Record) (change.Record, bool) {
+	switch {
+	case newer.Op == change.OpDelete:
+		return newer, true
+	case older.Op == change.OpDelete:
+		return change.Record{}, false
+	}
+	data := map[string]any{}
+	for k, v := range older.Data {
+		data[k] = v
+	}
+	for k, v := range newer.Data {
+		data[k] = v
+	}
+	newer.Data = data
+	return newer, true
+}
+
+func (m *mergingTarget) Upsert(ctx context.Context, items []change.Item) (change.Result, error) {
+	m.mu.Lock()
+	m.sent = append(m.sent, items...)
+	m.mu.Unlock()
+	return m.fakeTarget.Upsert(ctx, items)
+}
+
+// For a target whose writes merge, two upserts of a key coalesce into one
+// record with the fields of both, and an upsert after a delete is sent
+// after it rather than standing for it.
+func TestCoalescerKeepsWhatMergingWritesMean(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := &mergingTarget{}
+		pub := &fakePub{}
+		h := newLoop(t, Config{Linger: time.Second, MaxRecords: 10}, tg, pub)
+		h.sendData("a", `{"n":1}`)
+		h.msgs <- kafkaread.Message{Offset: 1, Key: []byte("a"), Value: []byte(`{"op":"delete"}`)}
+		h.next++
+		h.sendData("a", `{"n":2}`)
+		h.sendData("a", `{"m":3}`)
+		h.sendData("b", `{"x":1}`)
+		time.Sleep(time.Second)
+		h.wantCommit(5)
+		var got []string
+		for _, it := range tg.sent {
+			got = append(got, fmt.Sprint(it.Record.Key, " ", it.Record.Op, " ", it.Record.Data))
+		}
+		want := []string{"a delete map[]", "a upsert map[m:3 n:2]", "b upsert map[x:1]"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", got, want)
+		}
+		c := pub.published()[0].Audit.Counts
+		if c.Collapsed != 2 || c.Records != 5 {
+			t.Errorf("counts %+v, want 2 collapsed of 5", c)
+		}
+	})
 }

@@ -222,18 +222,45 @@ func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message, co
 	if rerr == nil {
 		it, rerr = w.route.Target.Prepare(rec)
 	}
+	separate := false
+	if rerr == nil {
+		it, separate = w.coalesce(cur, it)
+	}
 	raw := len(m.Key) + len(m.Value)
 	size := -1
 	if rerr == nil {
 		size = it.Size()
 	}
-	if !cur.fits(l, rec.Key, size, raw, coalescing, w.c.buffer) {
+	if !cur.fits(l, rec.Key, size, raw, coalescing, separate, w.c.buffer) {
 		return false
 	}
 	if rerr != nil {
 		cur.addRejected(m.Offset, m.Key, m.Value, rec, rerr)
 	} else {
-		cur.addItem(m.Offset, m.Key, m.Value, it, coalescing)
+		cur.addItem(m.Offset, m.Key, m.Value, it, coalescing, separate)
 	}
 	return true
+}
+
+// coalesce asks a Coalescer target what an item of a key already in the
+// batch amounts to together with that key's item: the item to send in its
+// place, or separate when both must be sent.
+func (w *partitionWorker) coalesce(cur *batch, it change.Item) (change.Item, bool) {
+	co, ok := w.route.Target.(Coalescer)
+	if !ok {
+		return it, false
+	}
+	i, ok := cur.byKey[it.Record.Key]
+	if !ok {
+		return it, false
+	}
+	merged, ok := co.Coalesce(cur.items[i].Record, it.Record)
+	if !ok {
+		return it, true
+	}
+	m, rerr := w.route.Target.Prepare(merged)
+	if rerr != nil {
+		return it, true
+	}
+	return m, false
 }

@@ -74,6 +74,9 @@ type crmGen struct {
 	orgs       []string // keys of the organizations that exist
 	orgExists  map[string]bool
 	referenced map[string]bool // organizations a contact named: never deleted
+	// retired are deleted organizations, never created again: a contact
+	// read ahead of the accounts topic could link to the old one.
+	retired map[string]bool
 	hasOrg     map[string]bool // contacts that belong to an organization
 }
 
@@ -86,7 +89,7 @@ func GenerateCRM(n, partitions int, invalidRatio float64, seed uint64) CRMDatase
 		rng: rand.New(rand.NewPCG(seed, seed^0x51ed2701)), partitions: partitions,
 		ds: CRMDataset{ExpectedOrganizations: map[string]map[string]any{}, ExpectedContacts: map[string]CRMContact{},
 			InvalidByKind: map[string]int{}},
-		orgExists: map[string]bool{}, referenced: map[string]bool{}, hasOrg: map[string]bool{},
+		orgExists: map[string]bool{}, referenced: map[string]bool{}, hasOrg: map[string]bool{}, retired: map[string]bool{},
 	}
 	orgKeys, contactKeys := max(n/20, 5), max(n/3, 10)
 	for i := 0; i < n; i++ {
@@ -100,6 +103,13 @@ func GenerateCRM(n, partitions int, invalidRatio float64, seed uint64) CRMDatase
 }
 
 func (g *crmGen) organizationEvent(key string, invalidRatio float64) {
+	for g.retired[key] {
+		if len(g.orgs) > 0 {
+			key = g.orgs[g.rng.IntN(len(g.orgs))]
+		} else {
+			key += "r" // a new key
+		}
+	}
 	tiers := []string{"gold", "silver", "bronze"}
 	k := len(key)
 	row := map[string]any{
@@ -116,6 +126,7 @@ func (g *crmGen) organizationEvent(key string, invalidRatio float64) {
 	if g.orgExists[key] && !g.referenced[key] && g.rng.Float64() < 0.05 {
 		g.ds.Organizations = append(g.ds.Organizations, g.deleteEvents(key, row)...)
 		g.orgExists[key] = false
+		g.retired[key] = true
 		g.orgs = removeKey(g.orgs, key)
 		delete(g.ds.ExpectedOrganizations, key)
 		return

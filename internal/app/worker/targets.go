@@ -21,6 +21,10 @@ import (
 	"github.com/gcupsert/gcupsert/upsert/externalcontacts"
 )
 
+// externalcontacts writes merge into the stored entity: the consumer asks
+// it what two events of a key amount to.
+var _ consumer.Coalescer = (*externalcontacts.Target)(nil)
+
 // NewTarget builds the target of a route; ctx bounds the calls it makes
 // (a data table is resolved and its schema read).
 func NewTarget(ctx context.Context, client *upsert.Client, cfg config.Config, r config.Route) (consumer.Target, error) {
