@@ -374,6 +374,7 @@ type tally struct {
 	syncBatch  map[string][]string // event id -> batch ids of its sync events
 	batchBy    map[string]string   // batch id -> worker id
 	covered    map[topicPartition]map[int64]bool
+	batches    map[topicPartition][][2]int64 // offset ranges of the audit events
 	problems   []string
 	dropped    int // problems beyond the first 20
 }
@@ -386,7 +387,7 @@ type topicPartition struct {
 
 func newTally() *tally {
 	return &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[topicPartition]map[int64]bool{},
-		syncBatch: map[string][]string{}, batchBy: map[string]string{}}
+		batches: map[topicPartition][][2]int64{}, syncBatch: map[string][]string{}, batchBy: map[string]string{}}
 }
 
 // cover records that an audit event of batch, by worker, covers the
@@ -400,6 +401,18 @@ func (tl *tally) cover(batch, worker, topic string, p int, first, last int64) {
 	for o := first; o <= last; o++ {
 		tl.covered[tp][o] = true
 	}
+	tl.batches[tp] = append(tl.batches[tp], [2]int64{first, last})
+}
+
+// sameBatch reports whether an audit event of partition tp covers the
+// offsets a to b.
+func (tl *tally) sameBatch(tp topicPartition, a, b int64) bool {
+	for _, r := range tl.batches[tp] {
+		if r[0] <= a && b <= r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 func (tl *tally) problem(format string, args ...any) {
@@ -556,28 +569,32 @@ type outcomeInput struct {
 
 // checkPartition checks the outcomes of the events of partition p of topic
 // below limit, evs in offset order: an invalid event has a dead letter and
-// no sync event; a valid one no dead letter, and a sync event unless a
-// newer valid event of its key, below limit, superseded it in its batch;
-// and an audit event covers each of them.
+// no sync event; a valid one no dead letter, and a sync event unless it
+// was superseded: an audit event covers it and the next valid event of its
+// key, below limit (the batch that collapsed it); and an audit event
+// covers each of them.
 func checkPartition(tl *tally, topic string, p int, evs []outcomeInput, limit int64) {
-	newer := map[string]bool{} // keys with an event later in the partition, below limit
+	tp := topicPartition{topic, p}
+	next := map[string]int64{} // key -> offset of its next valid event, below limit
 	for o := min(limit, int64(len(evs))) - 1; o >= 0; o-- {
 		ev := evs[o]
 		id := eventID(topic, p, o)
 		synced, dead := tl.sync[id] > 0, tl.dead[id] > 0
+		n, hasNext := next[string(ev.Key)]
+		superseded := hasNext && tl.sameBatch(tp, o, n)
 		switch {
 		case ev.Invalid != "" && (!dead || synced):
 			tl.problem("%s (%s): dead letter %v, sync %v; want only a dead letter", id, ev.Invalid, dead, synced)
 		case ev.Invalid == "" && dead:
 			tl.problem("%s: a valid event was dead-lettered", id)
-		case ev.Invalid == "" && !synced && !newer[string(ev.Key)]:
-			tl.problem("%s: a valid event has no sync event and no newer event of key %s", id, ev.Key)
+		case ev.Invalid == "" && !synced && !superseded:
+			tl.problem("%s: a valid event has no sync event, and no batch holds it and a newer event of key %s", id, ev.Key)
 		}
-		if !tl.covered[topicPartition{topic, p}][o] {
+		if !tl.covered[tp][o] {
 			tl.problem("%s: no audit event covers it", id)
 		}
 		if ev.Invalid == "" {
-			newer[string(ev.Key)] = true
+			next[string(ev.Key)] = o
 		}
 	}
 }
