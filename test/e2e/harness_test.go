@@ -50,22 +50,39 @@ type scenario struct {
 
 func newScenario(t *testing.T, name string, partitions int, tune tuning) *scenario {
 	t.Helper()
-	cl := integration.Real(suite.brokers)
-	_, topics := cl.Open(t, partitions)
-	s := &scenario{t: t, name: name, topics: topics, group: cl.Unique(t, "e2e"), dir: t.TempDir(), began: time.Now()}
+	s := openScenario(t, name, partitions)
 	s.schemaPath = filepath.Join(s.dir, schemaName+".json")
 	if err := os.WriteFile(s.schemaPath, []byte(demo.Schema), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.emu = startEmulator(t, s.schemaPath)
-	s.mirror = newMirrorState(t, s.group+"-mirror")
-	s.writeConfig(tune)
+	s.writeConfig(tune, fmt.Sprintf(`  - topic: %q
+    target: customobjects
+    schema: %s
+    schema_file: %q
+    conflict_resolution: upsert
+    unique_fields: [accountNumber]
+    reference_fields: [regionId]
+`, s.topics.Input, schemaName, s.schemaPath))
 	return s
 }
 
-// writeConfig writes the worker's YAML file. The brokers, the worker id and
-// the secret come from the environment, as in a deployment.
-func (s *scenario) writeConfig(tune tuning) {
+// openScenario creates a scenario's topics (an input topic with partitions
+// partitions and the three outbound topics), its group name and its
+// mirror's database; the emulator and the configuration are the caller's.
+func openScenario(t *testing.T, name string, partitions int) *scenario {
+	t.Helper()
+	cl := integration.Real(suite.brokers)
+	_, topics := cl.Open(t, partitions)
+	s := &scenario{t: t, name: name, topics: topics, group: cl.Unique(t, "e2e"), dir: t.TempDir(), began: time.Now()}
+	s.mirror = newMirrorState(t, s.group+"-mirror")
+	return s
+}
+
+// writeConfig writes the worker's YAML file with routes, the YAML of the
+// routes list. The brokers, the worker id and the secret come from the
+// environment, as in a deployment.
+func (s *scenario) writeConfig(tune tuning, routes string) {
 	if tune.MaxRecords == 0 {
 		tune.MaxRecords = 100
 	}
@@ -102,14 +119,7 @@ topics:
   sync: %q
   deadletter: %q
 routes:
-  - topic: %q
-    target: customobjects
-    schema: %s
-    schema_file: %q
-    conflict_resolution: upsert
-    unique_fields: [accountNumber]
-    reference_fields: [regionId]
-log:
+%slog:
   level: info
   format: json
 mirror:
@@ -121,7 +131,7 @@ mirror:
   linger: 50ms
 shutdown_timeout: 20s
 `, s.group, s.emu.url, clientID, tune.MaxRecords, tune.Linger, s.topics.Audit, s.topics.Sync, s.topics.DeadLetter,
-		s.topics.Input, schemaName, s.schemaPath, s.mirror.url, s.mirror.group, tune.MirrorMaxEvents)
+		routes, s.mirror.url, s.mirror.group, tune.MirrorMaxEvents)
 	s.cfgPath = filepath.Join(s.dir, "gcupsert.yaml")
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		s.t.Fatal(err)
@@ -159,29 +169,42 @@ func (s *scenario) produce(ds dataset) {
 func (s *scenario) mapOffsets(ds dataset) {
 	s.t.Helper()
 	s.ds = ds
-	s.offsets = map[int][]int{}
+	s.offsets = s.readBack(s.topics.Input, len(ds.Events), func(i int) (int, []byte, []byte) {
+		ev := ds.Events[i]
+		return ev.Partition, ev.Key, ev.Value
+	})
+}
+
+// readBack reads topic back and checks that each partition holds, in
+// order, the events of that partition among the n produced (event i went
+// to partition p with key and value). It returns, per partition, the
+// index of the event at each offset.
+func (s *scenario) readBack(topic string, n int, event func(i int) (p int, key, value []byte)) map[int][]int {
+	s.t.Helper()
+	offsets := map[int][]int{}
 	want := map[int][]int{}
-	for i, ev := range ds.Events {
-		want[ev.Partition] = append(want[ev.Partition], i)
+	for i := range n {
+		p, _, _ := event(i)
+		want[p] = append(want[p], i)
 	}
-	got := s.read(s.topics.Input)
-	for _, m := range got {
+	for _, m := range s.read(topic) {
 		idx := want[m.Partition]
 		o := int(m.Offset)
-		if o != len(s.offsets[m.Partition]) || o >= len(idx) {
-			s.t.Fatalf("input partition %d: unexpected offset %d", m.Partition, m.Offset)
+		if o != len(offsets[m.Partition]) || o >= len(idx) {
+			s.t.Fatalf("%s partition %d: unexpected offset %d", topic, m.Partition, m.Offset)
 		}
-		ev := ds.Events[idx[o]]
-		if !bytes.Equal(m.Key, ev.Key) || !bytes.Equal(m.Value, ev.Value) {
-			s.t.Fatalf("input partition %d offset %d holds key %q, want %q", m.Partition, o, m.Key, ev.Key)
+		_, key, value := event(idx[o])
+		if !bytes.Equal(m.Key, key) || !bytes.Equal(m.Value, value) {
+			s.t.Fatalf("%s partition %d offset %d holds key %q, want %q", topic, m.Partition, o, m.Key, key)
 		}
-		s.offsets[m.Partition] = append(s.offsets[m.Partition], idx[o])
+		offsets[m.Partition] = append(offsets[m.Partition], idx[o])
 	}
 	for p, idx := range want {
-		if len(s.offsets[p]) != len(idx) {
-			s.t.Fatalf("input partition %d holds %d events, want %d", p, len(s.offsets[p]), len(idx))
+		if len(offsets[p]) != len(idx) {
+			s.t.Fatalf("%s partition %d holds %d events, want %d", topic, p, len(offsets[p]), len(idx))
 		}
 	}
+	return offsets
 }
 
 func (s *scenario) read(topic string) []kafka.Message {
@@ -215,7 +238,9 @@ func (s *scenario) committed() map[int]int64 {
 	return c
 }
 
-func progress(c, end map[int]int64) (done, total int64) {
+// progress sums the committed offsets c, bounded by end, over the
+// partitions of end (keyed by partition, or by topic and partition).
+func progress[K comparable](c, end map[K]int64) (done, total int64) {
 	for p, n := range end {
 		total += n
 		if c != nil {
@@ -228,18 +253,26 @@ func progress(c, end map[int]int64) (done, total int64) {
 // waitProgress waits until the group has committed at least frac of the events.
 func (s *scenario) waitProgress(frac float64, within time.Duration) map[int]int64 {
 	s.t.Helper()
+	return awaitProgress(s.t, s.committed, s.end(), frac, within)
+}
+
+// awaitProgress waits until committed reports at least frac of the
+// offsets of end, and fails if it reports all of them: the fault that
+// follows must come mid-stream.
+func awaitProgress[K comparable](t *testing.T, committed func() map[K]int64, end map[K]int64, frac float64, within time.Duration) map[K]int64 {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		c := s.committed()
-		done, total := progress(c, s.end())
+		c := committed()
+		done, total := progress(c, end)
 		if float64(done) >= frac*float64(total) {
 			if done >= total {
-				s.t.Fatalf("the group committed everything (%d) before the fault; the scenario needs it mid-stream", total)
+				t.Fatalf("the group committed everything (%d) before the fault; the scenario needs it mid-stream", total)
 			}
 			return c
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("committed %d of %d after %s, waiting for %.0f%%", done, total, within, frac*100)
+			t.Fatalf("committed %d of %d after %s, waiting for %.0f%%", done, total, within, frac*100)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -249,11 +282,18 @@ func (s *scenario) waitProgress(frac float64, within time.Duration) map[int]int6
 // from, and returns how long that took: the time to full recovery.
 func (s *scenario) waitAdvance(from map[int]int64, within time.Duration) time.Duration {
 	s.t.Helper()
+	return awaitAdvance(s.t, s.committed, s.end(), from, within)
+}
+
+// awaitAdvance waits until committed reports every partition of end that
+// from had not drained past its offset in from, and returns how long that
+// took.
+func awaitAdvance[K comparable](t *testing.T, committed func() map[K]int64, end, from map[K]int64, within time.Duration) time.Duration {
+	t.Helper()
 	began := time.Now()
-	end := s.end()
-	moved := map[int]bool{}
+	moved := map[K]bool{}
 	for {
-		c := s.committed()
+		c := committed()
 		if c != nil {
 			for p, n := range end {
 				if c[p] > from[p] || from[p] >= n {
@@ -265,7 +305,7 @@ func (s *scenario) waitAdvance(from map[int]int64, within time.Duration) time.Du
 			return time.Since(began)
 		}
 		if time.Since(began) > within {
-			s.t.Fatalf("partitions did not all commit past %v within %s (last %v)", from, within, c)
+			t.Fatalf("partitions did not all commit past %v within %s (last %v)", from, within, c)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -333,34 +373,89 @@ type tally struct {
 	sync, dead map[string]int      // event id -> events seen
 	syncBatch  map[string][]string // event id -> batch ids of its sync events
 	batchBy    map[string]string   // batch id -> worker id
-	covered    map[int]map[int64]bool
+	covered    map[topicPartition]map[int64]bool
+	batches    map[topicPartition][][2]int64 // offset ranges of the audit events
 	problems   []string
+	dropped    int // problems beyond the first 20
+}
+
+// topicPartition is one partition of an input topic.
+type topicPartition struct {
+	Topic     string
+	Partition int
+}
+
+func newTally() *tally {
+	return &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[topicPartition]map[int64]bool{},
+		batches: map[topicPartition][][2]int64{}, syncBatch: map[string][]string{}, batchBy: map[string]string{}}
+}
+
+// cover records that an audit event of batch, by worker, covers the
+// offsets first to last of partition p of topic.
+func (tl *tally) cover(batch, worker, topic string, p int, first, last int64) {
+	tl.batchBy[batch] = worker
+	tp := topicPartition{topic, p}
+	if tl.covered[tp] == nil {
+		tl.covered[tp] = map[int64]bool{}
+	}
+	for o := first; o <= last; o++ {
+		tl.covered[tp][o] = true
+	}
+	tl.batches[tp] = append(tl.batches[tp], [2]int64{first, last})
+}
+
+// sameBatch reports whether an audit event of partition tp covers the
+// offsets a to b.
+func (tl *tally) sameBatch(tp topicPartition, a, b int64) bool {
+	for _, r := range tl.batches[tp] {
+		if r[0] <= a && b <= r[1] {
+			return true
+		}
+	}
+	return false
 }
 
 func (tl *tally) problem(format string, args ...any) {
 	if len(tl.problems) < 20 {
 		tl.problems = append(tl.problems, fmt.Sprintf(format, args...))
+	} else {
+		tl.dropped++
 	}
+}
+
+// eventID is the id the worker gives the event at offset o of partition p
+// of topic.
+func eventID(topic string, p int, o int64) string {
+	return topic + "-" + strconv.Itoa(p) + "-" + strconv.FormatInt(o, 10)
+}
+
+// splitEventID splits an event id into its topic, partition and offset.
+func splitEventID(id string) (topic string, p int, o int64, ok bool) {
+	rest, offs, ok1 := cutLast(id, "-")
+	topic, ps, ok2 := cutLast(rest, "-")
+	p, err1 := strconv.Atoi(ps)
+	o, err2 := strconv.ParseInt(offs, 10, 64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || p < 0 || o < 0 {
+		return "", 0, 0, false
+	}
+	return topic, p, o, true
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }
 
 // eventID is the id the worker gives the event at offset o of partition p.
-func (s *scenario) eventID(p int, o int64) string {
-	return s.topics.Input + "-" + strconv.Itoa(p) + "-" + strconv.FormatInt(o, 10)
-}
+func (s *scenario) eventID(p int, o int64) string { return eventID(s.topics.Input, p, o) }
 
 // parseEventID returns the partition and offset of an id from the input topic.
 func (s *scenario) parseEventID(id string) (int, int64, bool) {
-	rest, ok := strings.CutPrefix(id, s.topics.Input+"-")
-	if !ok {
-		return 0, 0, false
-	}
-	ps, offs, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, 0, false
-	}
-	p, err1 := strconv.Atoi(ps)
-	o, err2 := strconv.ParseInt(offs, 10, 64)
-	if err1 != nil || err2 != nil || p < 0 || o < 0 || o >= int64(len(s.offsets[p])) {
+	topic, p, o, ok := splitEventID(id)
+	if !ok || topic != s.topics.Input || o >= int64(len(s.offsets[p])) {
 		return 0, 0, false
 	}
 	return p, o, true
@@ -368,8 +463,7 @@ func (s *scenario) parseEventID(id string) (int, int64, bool) {
 
 // tallyOutbound checks each outbound event against the input event it names.
 func (s *scenario) tallyOutbound(out outbound) *tally {
-	tl := &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[int]map[int64]bool{},
-		syncBatch: map[string][]string{}, batchBy: map[string]string{}}
+	tl := newTally()
 	for _, m := range out.Sync {
 		var ev struct {
 			Version   int            `json:"version"`
@@ -438,13 +532,7 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 			tl.problem("audit event %s: not a version 1 event of the input topic (%v)", m.Key, err)
 			continue
 		}
-		tl.batchBy[a.BatchID] = a.WorkerID
-		if tl.covered[a.Source.Partition] == nil {
-			tl.covered[a.Source.Partition] = map[int64]bool{}
-		}
-		for o := a.Source.FirstOffset; o <= a.Source.LastOffset; o++ {
-			tl.covered[a.Source.Partition][o] = true
-		}
+		tl.cover(a.BatchID, a.WorkerID, a.Source.Topic, a.Source.Partition, a.Source.FirstOffset, a.Source.LastOffset)
 	}
 	return tl
 }
@@ -465,25 +553,55 @@ func sameData(rec, data map[string]any) bool {
 // never both a sync event and a dead letter; and an audit event covering it.
 func (s *scenario) checkOutcomes(tl *tally, limit map[int]int64) {
 	for p, idx := range s.offsets {
-		newer := map[string]bool{} // keys with an event later in the partition, below limit
-		for o := min(limit[p], int64(len(idx))) - 1; o >= 0; o-- {
-			ev := s.ds.Events[idx[o]]
-			id := s.eventID(p, o)
-			synced, dead := tl.sync[id] > 0, tl.dead[id] > 0
-			switch {
-			case ev.Invalid != "" && (!dead || synced):
-				tl.problem("%s (%s): dead letter %v, sync %v; want only a dead letter", id, ev.Invalid, dead, synced)
-			case ev.Invalid == "" && dead:
-				tl.problem("%s: a valid event was dead-lettered", id)
-			case ev.Invalid == "" && !synced && !newer[string(ev.Key)]:
-				tl.problem("%s: a valid event has no sync event and no newer event of key %s", id, ev.Key)
-			}
-			if !tl.covered[p][o] {
-				tl.problem("%s: no audit event covers it", id)
-			}
-			if ev.Invalid == "" {
-				newer[string(ev.Key)] = true
-			}
+		evs := make([]outcomeInput, len(idx))
+		for o, i := range idx {
+			evs[o] = outcomeInput{Key: s.ds.Events[i].Key, Invalid: s.ds.Events[i].Invalid}
+		}
+		checkPartition(tl, s.topics.Input, p, evs, limit[p])
+	}
+}
+
+// outcomeInput is an input event as checkPartition sees it.
+type outcomeInput struct {
+	Key     []byte
+	Invalid string // "" for a valid event
+	// Late marks an invalid event that only the target refuses (a dangling
+	// reference): a newer event of its key in its batch supersedes it
+	// before it is sent, as it would a valid one.
+	Late bool
+}
+
+// checkPartition checks the outcomes of the events of partition p of topic
+// below limit, evs in offset order: an invalid event has a dead letter and
+// no sync event (or, if Late, neither when a newer valid event of its key
+// superseded it); a valid one no dead letter, and a sync event unless it
+// was superseded: an audit event covers it and the next valid event of its
+// key, below limit (the batch that collapsed it); and an audit event
+// covers each of them.
+func checkPartition(tl *tally, topic string, p int, evs []outcomeInput, limit int64) {
+	tp := topicPartition{topic, p}
+	next := map[string]int64{} // key -> offset of its next valid event, below limit
+	for o := min(limit, int64(len(evs))) - 1; o >= 0; o-- {
+		ev := evs[o]
+		id := eventID(topic, p, o)
+		synced, dead := tl.sync[id] > 0, tl.dead[id] > 0
+		n, hasNext := next[string(ev.Key)]
+		superseded := hasNext && tl.sameBatch(tp, o, n)
+		switch {
+		case ev.Invalid != "" && ev.Late && !dead && !synced && superseded:
+			// superseded before the target saw it
+		case ev.Invalid != "" && (!dead || synced):
+			tl.problem("%s (%s): dead letter %v, sync %v; want only a dead letter", id, ev.Invalid, dead, synced)
+		case ev.Invalid == "" && dead:
+			tl.problem("%s: a valid event was dead-lettered", id)
+		case ev.Invalid == "" && !synced && !superseded:
+			tl.problem("%s: a valid event has no sync event, and no batch holds it and a newer event of key %s", id, ev.Key)
+		}
+		if !tl.covered[tp][o] {
+			tl.problem("%s: no audit event covers it", id)
+		}
+		if ev.Invalid == "" {
+			next[string(ev.Key)] = o
 		}
 	}
 }
@@ -522,7 +640,16 @@ func (s *scenario) finish(out outbound, recovery, note string) row {
 		tl.problem("emulator holds %d records, want %d: %d missing, %d unexpected, %d with other data than the key's last event",
 			len(recs), len(s.ds.Expected), missing, extra, differ)
 	}
-	r := row{Scenario: s.name, Produced: len(s.ds.Events), Recovery: recovery, Elapsed: time.Since(s.began), Note: note}
+	r := s.countRow(tl, len(s.ds.Events), recovery, note)
+	r.Mirror = s.checkMirror(tl, recs)
+	s.record(r, tl)
+	return r
+}
+
+// countRow is the row of a scenario of produced events whose outcomes tl
+// holds, the mirror column left to fill.
+func (s *scenario) countRow(tl *tally, produced int, recovery, note string) row {
+	r := row{Scenario: s.name, Produced: produced, Recovery: recovery, Elapsed: time.Since(s.began), Note: note}
 	syncTotal := 0
 	for _, n := range tl.sync {
 		syncTotal += n
@@ -533,15 +660,24 @@ func (s *scenario) finish(out outbound, recovery, note string) row {
 	if r.Duplicates > 0 {
 		r.Note += "; " + duplicateBatches(tl)
 	}
-	r.Mirror = s.checkMirror(tl, recs)
+	return r
+}
+
+// record adds the row to the table, then fails the test if tl found any
+// problem.
+func (s *scenario) record(r row, tl *tally) {
+	s.t.Helper()
 	addRow(r)
 	if len(tl.problems) > 0 {
 		sort.Strings(tl.problems)
-		s.t.Fatalf("guarantees broken:\n  %s", strings.Join(tl.problems, "\n  "))
+		more := ""
+		if tl.dropped > 0 {
+			more = fmt.Sprintf("\n  (%d more problems)", tl.dropped)
+		}
+		s.t.Fatalf("guarantees broken:\n  %s%s", strings.Join(tl.problems, "\n  "), more)
 	}
 	s.t.Logf("%s: produced %d, upserted %d, dead-lettered %d, collapsed %d, duplicates %d, recovery %s, elapsed %s",
 		r.Scenario, r.Produced, r.Upserted, r.DeadLettered, r.Collapsed, r.Duplicates, r.Recovery, r.Elapsed.Round(time.Millisecond))
-	return r
 }
 
 // checkPrefix checks, while the worker runs, that nothing is committed past

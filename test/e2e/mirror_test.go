@@ -119,6 +119,14 @@ func (s *scenario) waitMirrorApplied(n int64, within time.Duration) time.Duratio
 // stops the mirror with an error), and the errors table holds each dead
 // letter once. It returns the row's mirror column.
 func (s *scenario) checkMirror(tl *tally, recs map[string]map[string]any) string {
+	return s.checkMirrorWith(tl, func(ctx context.Context, db *sqldb.DB) (int, []string, error) {
+		return appmirror.Compare(ctx, db, "customobjects", schemaName, recs)
+	})
+}
+
+// checkMirrorWith is checkMirror with compare comparing the mirror's
+// tables with the target: it returns their live rows and the differences.
+func (s *scenario) checkMirrorWith(tl *tally, compare func(context.Context, *sqldb.DB) (int, []string, error)) string {
 	m := s.mirror
 	if m.cur == nil {
 		tl.problem("the scenario ran no mirror")
@@ -133,7 +141,7 @@ func (s *scenario) checkMirror(tl *tally, recs map[string]map[string]any) string
 	}
 	s.stop(m.cur)
 
-	rows, diffs, err := appmirror.Compare(ctx, m.db, "customobjects", schemaName, recs)
+	rows, diffs, err := compare(ctx, m.db)
 	if err != nil {
 		tl.problem("mirror: comparing: %v", err)
 		return "unreadable"

@@ -182,18 +182,27 @@ const (
 	schemaName = "customerAccounts"
 )
 
-// startEmulator runs the emulator with accountNumber unique, configured
-// through its environment variables, and a rate limit no scenario reaches
-// (the worker paces itself by the limit the emulator advertises).
+// startEmulator runs the emulator with the customobjects schema of
+// schemaFile and accountNumber unique.
 func startEmulator(t *testing.T, schemaFile string) *emulatorProc {
 	t.Helper()
+	return startEmulatorEnv(t,
+		"GCUPSERT_EMULATOR_SCHEMAS="+schemaName+"="+schemaFile,
+		"GCUPSERT_EMULATOR_UNIQUE="+schemaName+"=accountNumber",
+	)
+}
+
+// startEmulatorEnv runs the emulator configured through its environment
+// variables, env added to its address and OAuth client, with a rate limit
+// no scenario reaches (the worker paces itself by the limit the emulator
+// advertises).
+func startEmulatorEnv(t *testing.T, env ...string) *emulatorProc {
+	t.Helper()
 	addr := freeAddr(t)
-	p := startProc(t, "emulator", []string{
+	p := startProc(t, "emulator", append([]string{
 		"GCUPSERT_EMULATOR_ADDR=" + addr,
 		"GCUPSERT_EMULATOR_CLIENTS=" + clientID + ":" + secret,
-		"GCUPSERT_EMULATOR_SCHEMAS=" + schemaName + "=" + schemaFile,
-		"GCUPSERT_EMULATOR_UNIQUE=" + schemaName + "=accountNumber",
-	}, "emulator", "--rate-limit", "1000000", "--log-level", "warn")
+	}, env...), "emulator", "--rate-limit", "1000000", "--log-level", "warn")
 	e := &emulatorProc{proc: p, url: "http://" + addr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
