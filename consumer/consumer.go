@@ -63,11 +63,12 @@ type Target interface {
 
 // Coalescer is implemented by a target whose writes merge into what is
 // stored instead of replacing it: then the newer of two events of one key
-// in a batch does not stand for both. Coalesce returns the record that
-// writing older and then newer amounts to, or false when the two must both
-// be sent, in order. Without it, the newer event replaces the older.
+// in a batch does not always stand for both. Supersedes reports whether
+// writing newer alone amounts to writing older and then newer; when it
+// does not, both are sent, in order. Without it, the newer event always
+// stands for the older (it collapses).
 type Coalescer interface {
-	Coalesce(older, newer change.Record) (change.Record, bool)
+	Supersedes(older, newer change.Record) bool
 }
 
 // Publisher writes the outbound events of a finished batch and returns nil

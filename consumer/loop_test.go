@@ -574,22 +574,19 @@ type mergingTarget struct {
 	sent []change.Item
 }
 
-func (m *mergingTarget) Coalesce(older, newer change.Record) (change.Record, bool) {
-	switch {
-	case newer.Op == change.OpDelete:
-		return newer, true
-	case older.Op == change.OpDelete:
-		return change.Record{}, false
+func (m *mergingTarget) Supersedes(older, newer change.Record) bool {
+	if newer.Op == change.OpDelete {
+		return true
 	}
-	data := map[string]any{}
-	for k, v := range older.Data {
-		data[k] = v
+	if older.Op == change.OpDelete {
+		return false
 	}
-	for k, v := range newer.Data {
-		data[k] = v
+	for k := range older.Data {
+		if newer.Data[k] == nil {
+			return false
+		}
 	}
-	newer.Data = data
-	return newer, true
+	return true
 }
 
 func (m *mergingTarget) Upsert(ctx context.Context, items []change.Item) (change.Result, error) {
@@ -599,9 +596,9 @@ func (m *mergingTarget) Upsert(ctx context.Context, items []change.Item) (change
 	return m.fakeTarget.Upsert(ctx, items)
 }
 
-// For a target whose writes merge, two upserts of a key coalesce into one
-// record with the fields of both, and an upsert after a delete is sent
-// after it rather than standing for it.
+// For a target whose writes merge, the newer upsert of a key stands for an
+// older one only when it sets every field the older sets, and never for a
+// delete before it: then both are sent, in order.
 func TestCoalescerKeepsWhatMergingWritesMean(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := &mergingTarget{}
@@ -612,20 +609,49 @@ func TestCoalescerKeepsWhatMergingWritesMean(t *testing.T) {
 		h.next++
 		h.sendData("a", `{"n":2}`)
 		h.sendData("a", `{"m":3}`)
+		h.sendData("a", `{"m":4,"n":5}`)
 		h.sendData("b", `{"x":1}`)
 		time.Sleep(time.Second)
-		h.wantCommit(5)
+		h.wantCommit(6)
 		var got []string
 		for _, it := range tg.sent {
 			got = append(got, fmt.Sprint(it.Record.Key, " ", it.Record.Op, " ", it.Record.Data))
 		}
-		want := []string{"a delete map[]", "a upsert map[m:3 n:2]", "b upsert map[x:1]"}
+		want := []string{"a delete map[]", "a upsert map[n:2]", "a upsert map[m:4 n:5]", "b upsert map[x:1]"}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("sent %q, want %q", got, want)
 		}
 		c := pub.published()[0].Audit.Counts
-		if c.Collapsed != 2 || c.Records != 5 {
-			t.Errorf("counts %+v, want 2 collapsed of 5", c)
+		if c.Collapsed != 2 || c.Records != 6 {
+			t.Errorf("counts %+v, want 2 collapsed of 6", c)
+		}
+	})
+}
+
+// When the target rejects an event that superseded an older one, the older
+// is sent after all, and then again every later event of its key that was
+// written: the key's last write stays its newest event.
+func TestReviveResendsTheKeysLaterWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := &mergingTarget{}
+		pub := &fakePub{}
+		h := newLoop(t, Config{Linger: time.Second, MaxRecords: 10}, tg, pub)
+		h.sendData("a", `{"n":1}`)
+		h.sendData("a", `{"n":2,"reject":true}`) // supersedes the first; the target rejects it
+		h.sendData("a", `{"m":3}`)               // does not supersede: sent beside it
+		time.Sleep(time.Second)
+		h.wantCommit(3)
+		var got []string
+		for _, it := range tg.sent {
+			got = append(got, fmt.Sprint(it.Record.Data))
+		}
+		want := []string{"map[n:2 reject:true]", "map[m:3]", "map[n:1]", "map[m:3]"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("sent %q, want %q", got, want)
+		}
+		c := pub.published()[0].Audit.Counts
+		if c.Created != 2 || c.DeadLettered != 1 || c.Collapsed != 0 {
+			t.Errorf("counts %+v, want 2 written and 1 dead-lettered", c)
 		}
 	})
 }

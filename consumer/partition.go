@@ -222,10 +222,7 @@ func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message, co
 	if rerr == nil {
 		it, rerr = w.route.Target.Prepare(rec)
 	}
-	separate := false
-	if rerr == nil {
-		it, separate = w.coalesce(cur, it)
-	}
+	separate := rerr == nil && w.separate(cur, it.Record)
 	raw := len(m.Key) + len(m.Value)
 	size := -1
 	if rerr == nil {
@@ -242,25 +239,14 @@ func (w *partitionWorker) add(l batchLimits, cur *batch, m kafkaread.Message, co
 	return true
 }
 
-// coalesce asks a Coalescer target what an item of a key already in the
-// batch amounts to together with that key's item: the item to send in its
-// place, or separate when both must be sent.
-func (w *partitionWorker) coalesce(cur *batch, it change.Item) (change.Item, bool) {
+// separate reports whether rec must be sent beside the item of its key
+// already in the batch, not in its place: the target is a Coalescer and
+// says rec does not supersede it.
+func (w *partitionWorker) separate(cur *batch, rec change.Record) bool {
 	co, ok := w.route.Target.(Coalescer)
 	if !ok {
-		return it, false
+		return false
 	}
-	i, ok := cur.byKey[it.Record.Key]
-	if !ok {
-		return it, false
-	}
-	merged, ok := co.Coalesce(cur.items[i].Record, it.Record)
-	if !ok {
-		return it, true
-	}
-	m, rerr := w.route.Target.Prepare(merged)
-	if rerr != nil {
-		return it, true
-	}
-	return m, false
+	i, ok := cur.byKey[rec.Key]
+	return ok && !co.Supersedes(cur.items[i].Record, rec)
 }

@@ -172,6 +172,7 @@ func (w *partitionWorker) revive(ctx context.Context, b *batch, res *change.Resu
 	}
 	for len(pending) > 0 {
 		items, idx, next := w.reviveItems(b, pending)
+		items, idx = followers(b, pending, items, idx)
 		if len(items) > 0 {
 			r, err := w.upsertItems(ctx, b, items)
 			if err != nil {
@@ -189,6 +190,32 @@ func (w *partitionWorker) revive(ctx context.Context, b *batch, res *change.Resu
 		pending = next
 	}
 	return nil
+}
+
+// followers appends, after the revived items, the items of the same keys
+// that were written after the pending entries (a Coalescer target's events
+// that did not supersede): they are sent again after the revived ones, so
+// that the key's last write stays its newest event.
+func followers(b *batch, pending []int, items []change.Item, idx []int) ([]change.Item, []int) {
+	if len(items) == 0 {
+		return items, idx
+	}
+	revived := map[string]int{} // key -> first pending entry
+	for _, ei := range pending {
+		if k := b.entries[ei].RecordKey; revived[k] == 0 {
+			revived[k] = ei + 1
+		}
+	}
+	for j := range b.entries {
+		e := &b.entries[j]
+		first := revived[e.RecordKey]
+		if first == 0 || j < first || e.kind != entryItem || !e.Outcome.Status.Written() || b.itemEntry[e.item] != j {
+			continue
+		}
+		items = append(items, b.items[e.item])
+		idx = append(idx, j)
+	}
+	return items, idx
 }
 
 // reviveItems prepares again the entries that the pending ones superseded:

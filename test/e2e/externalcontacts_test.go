@@ -403,6 +403,7 @@ func (s *ecScenario) tallyOutbound(out outbound, src string) (*tally, map[string
 			tl.problem("dead letter %s: headers %v", id, m.Headers)
 		}
 		tl.dead[id]++
+		tl.reason[id] = m.Headers["gcupsert.error.class"] + "/" + m.Headers["gcupsert.error.code"] + ": " + m.Headers["gcupsert.error.message"]
 	}
 	for _, m := range out.Audit {
 		var a struct {

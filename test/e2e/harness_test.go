@@ -371,6 +371,7 @@ func (s *scenario) readOutbound() outbound {
 // tally is what the outbound topics say happened.
 type tally struct {
 	sync, dead map[string]int      // event id -> events seen
+	reason     map[string]string   // event id -> a dead letter's class/code: message
 	syncBatch  map[string][]string // event id -> batch ids of its sync events
 	batchBy    map[string]string   // batch id -> worker id
 	covered    map[topicPartition]map[int64]bool
@@ -386,7 +387,7 @@ type topicPartition struct {
 }
 
 func newTally() *tally {
-	return &tally{sync: map[string]int{}, dead: map[string]int{}, covered: map[topicPartition]map[int64]bool{},
+	return &tally{sync: map[string]int{}, dead: map[string]int{}, reason: map[string]string{}, covered: map[topicPartition]map[int64]bool{},
 		batches: map[topicPartition][][2]int64{}, syncBatch: map[string][]string{}, batchBy: map[string]string{}}
 }
 
@@ -514,6 +515,7 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 			tl.problem("dead letter %s: headers %v", id, m.Headers)
 		}
 		tl.dead[id]++
+		tl.reason[id] = m.Headers["gcupsert.error.class"] + "/" + m.Headers["gcupsert.error.code"] + ": " + m.Headers["gcupsert.error.message"]
 	}
 	for _, m := range out.Audit {
 		var a struct {
@@ -593,7 +595,7 @@ func checkPartition(tl *tally, topic string, p int, evs []outcomeInput, limit in
 		case ev.Invalid != "" && (!dead || synced):
 			tl.problem("%s (%s): dead letter %v, sync %v; want only a dead letter", id, ev.Invalid, dead, synced)
 		case ev.Invalid == "" && dead:
-			tl.problem("%s: a valid event was dead-lettered", id)
+			tl.problem("%s: a valid event was dead-lettered (%.200s)", id, tl.reason[id])
 		case ev.Invalid == "" && !synced && !superseded:
 			tl.problem("%s: a valid event has no sync event, and no batch holds it and a newer event of key %s", id, ev.Key)
 		}

@@ -22,7 +22,7 @@ import (
 )
 
 // externalcontacts writes merge into the stored entity: the consumer asks
-// it what two events of a key amount to.
+// it whether the newer of two events of a key stands for both.
 var _ consumer.Coalescer = (*externalcontacts.Target)(nil)
 
 // NewTarget builds the target of a route; ctx bounds the calls it makes
