@@ -77,7 +77,7 @@ type crmGen struct {
 	// retired are deleted organizations, never created again: a contact
 	// read ahead of the accounts topic could link to the old one.
 	retired map[string]bool
-	hasOrg     map[string]bool // contacts that belong to an organization
+	hasOrg  map[string]bool // contacts that belong to an organization
 }
 
 // GenerateCRM makes about n events (a fifth of them on accounts, the rest
