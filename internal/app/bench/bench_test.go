@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gcupsert/gcupsert/decode"
 	"github.com/gcupsert/gcupsert/mirror"
@@ -80,5 +81,50 @@ func TestSyncStreamIsReadableAndCounted(t *testing.T) {
 	}
 	if live != want || want == 0 || want == len(last) {
 		t.Errorf("live %d, want %d of %d keys", live, want, len(last))
+	}
+}
+
+func TestGoalsPrintMetAndMissed(t *testing.T) {
+	var out bytes.Buffer
+	PrintTable(&out, []Result{
+		{Scenario: "a", Events: 1, Seconds: 1, EventsPerSec: 1, Goals: []Goal{atMost("CPU per 1k events", 0.04, 0.03, "s", 3)}},
+		{Scenario: "b", Events: 1, Seconds: 1, EventsPerSec: 1, Goals: []Goal{below("peak RSS", 120, 150, "MB", 0), atMost("429 responses", 0, 0, "", 0)}},
+	})
+	s := out.String()
+	for _, want := range []string{"missed 1/1", " met", "goal CPU per 1k events <= 0.030 s: 0.040 s, missed by 0.010 s (33%)",
+		"goal peak RSS < 150 MB: 120 MB, met (by 30 MB (20%))", "goal 429 responses <= 0: 0, met"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestWindowsUsedFollowsTheEmulatorsWindows(t *testing.T) {
+	t0 := time.Now()
+	at := func(s float64) apiRequest { return apiRequest{start: t0.Add(time.Duration(s * float64(time.Second)))} }
+	// A window opens at the first request after the previous one ended.
+	reqs := []apiRequest{at(0), at(59.9), at(60), at(61), at(119.9), at(120.1), at(1)}
+	if got := windowsUsed(reqs, time.Minute); got != 3 {
+		t.Errorf("windows %d, want 3", got)
+	}
+	if got := windowsUsed(nil, time.Minute); got != 0 {
+		t.Errorf("windows of no request %d, want 0", got)
+	}
+}
+
+func TestRealRowsAreSelectable(t *testing.T) {
+	o := Options{Only: map[string]bool{"real-1m": true}}
+	if !o.wantsReal() || !o.wantReal("real-1m") || o.wantReal("real-instant") {
+		t.Error("real-1m alone is not selected alone")
+	}
+	o.Only = map[string]bool{"real": true}
+	for _, r := range realRows {
+		if !o.wantReal(r) {
+			t.Errorf("--only real does not select %s", r)
+		}
+	}
+	o.Only = map[string]bool{"inproc": true}
+	if o.wantsReal() {
+		t.Error("--only inproc selects real rows")
 	}
 }
