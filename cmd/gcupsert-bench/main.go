@@ -57,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.RealBigKeys, "real-1m-keys", o.RealBigKeys, "distinct keys of real-1m")
 	fs.StringVar(&o.KafkaScript, "kafka-script", "", "scripts/kafka/kafka.sh that starts the real broker (default: found above the current directory)")
 	fs.StringVar(&o.ChildCPUProfile, "child-cpuprofile", "", "run the real rows' worker child as this binary's profiled worker, writing CPU profiles to FILE.<row>")
+	fs.StringVar(&o.ChildTrace, "child-trace", "", "the same, writing execution traces to FILE.<row> (go tool trace)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -145,6 +145,7 @@ type childSpec struct {
 	name       string   // log prefix; names its config and log files in dir
 	bin        string   // gcupsert binary
 	profile    string   // when set, run this bench binary's profiled worker writing a CPU profile here, not bin
+	trace      string   // the same, writing an execution trace here
 	brokers    []string // bootstrap addresses
 	apiURL     string   // the emulator
 	schemaFile string
@@ -188,14 +189,14 @@ func startChildSpec(o *Options, dir string, s childSpec) (*childProc, error) {
 	if p.log, err = os.Create(p.logPath); err != nil {
 		return nil, err
 	}
-	if s.profile != "" {
+	if s.profile != "" || s.trace != "" {
 		self, err := os.Executable()
 		if err != nil {
 			p.log.Close()
 			return nil, err
 		}
-		p.cmd = exec.Command(self, ProfiledWorkerCommand, "--cpuprofile", s.profile, "--config", cfgPath)
-		o.logf("%s: running the profiled worker of %s (CPU profile to %s)", s.name, self, s.profile)
+		p.cmd = exec.Command(self, ProfiledWorkerCommand, "--cpuprofile", s.profile, "--trace", s.trace, "--config", cfgPath)
+		o.logf("%s: running the profiled worker of %s (CPU profile %q, trace %q)", s.name, self, s.profile, s.trace)
 	} else {
 		p.cmd = exec.Command(s.bin, "run", "--config", cfgPath)
 		o.logf("%s: running %s", s.name, s.bin)

@@ -117,7 +117,7 @@ func realBench(ctx context.Context, o *Options, dir string) ([]Result, error) {
 		switch row {
 		case "real-instant", "real-50ms":
 			if shared == nil {
-				if shared, err = e.topic(ctx, "events", o.RealEvents, o.RealEvents); err != nil {
+				if shared, err = e.topic(ctx, "events", o.RealEvents, o.RealEvents, false); err != nil {
 					return out, err
 				}
 			}
@@ -153,8 +153,11 @@ type realTopic struct {
 }
 
 // topic creates an input topic of realPartitions partitions and produces n
-// events over keys keys to it, 100,000 at a time.
-func (e *realEnv) topic(ctx context.Context, name string, n, keys int) (*realTopic, error) {
+// events over keys keys to it, 100,000 at a time, each to the partition its
+// key hashes to; balanced instead deals them out in turn, so that every
+// partition gets the same number (for distinct keys only: a key's events
+// may land on several partitions).
+func (e *realEnv) topic(ctx context.Context, name string, n, keys int, balanced bool) (*realTopic, error) {
 	t := &realTopic{name: e.name(name), events: n, keys: keys}
 	if err := createTopics(ctx, e.broker.brokers, map[string]int{t.name: realPartitions}); err != nil {
 		return nil, err
@@ -164,6 +167,11 @@ func (e *realEnv) topic(ctx context.Context, name string, n, keys int) (*realTop
 	const chunk = 100_000
 	for i := 0; i < n; i += chunk {
 		msgs := Stream(min(chunk, n-i), keys, realPartitions, fmt.Sprintf("%s%d", name, i))
+		if balanced {
+			for j := range msgs {
+				msgs[j].Partition = (i + j) % realPartitions
+			}
+		}
 		if err := inspect.Produce(ctx, e.broker.brokers, t.name, msgs); err != nil {
 			return nil, fmt.Errorf("bench: produce: %w", err)
 		}
@@ -211,7 +219,10 @@ type rowRun struct {
 	mallocs   float64 // from the join; whole life when the join's scrape failed
 	peak      int64   // VmHWM, bytes
 	brokerCPU time.Duration
+	benchCPU  time.Duration // this process: the emulator, its HTTP server and the polling
+	loadAvg   string        // /proc/loadavg's 1-, 5- and 15-minute load at the end
 	joinedAt  time.Time
+	end       map[int]int64 // the topic's end offsets
 	reqs      []apiRequest
 	st        emulator.Stats
 }
@@ -241,6 +252,9 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	if e.o.ChildCPUProfile != "" {
 		spec.profile = e.o.ChildCPUProfile + "." + row
 	}
+	if e.o.ChildTrace != "" {
+		spec.trace = e.o.ChildTrace + "." + row
+	}
 	e.o.logf("%s: %d events over %d keys on %d partitions; %v", row, t.events, t.keys, realPartitions, api)
 	runtime.GC()
 	p, err := startChildSpec(e.o, e.dir, spec)
@@ -252,7 +266,7 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	ctx, cancel := context.WithTimeout(ctx, realCommittedLimit)
 	defer cancel()
 	pid := p.cmd.Process.Pid
-	var r rowRun
+	r := rowRun{end: t.end}
 
 	// The join: the group is stable with a member that holds partitions.
 	joined := make(chan error, 1)
@@ -275,7 +289,7 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	if merr != nil {
 		mallocs0 = 0
 	}
-	broker0 := e.broker.cpu()
+	broker0, bench0 := e.broker.cpu(), selfUsage().cpu
 
 	done := make(chan error, 1)
 	go func() {
@@ -298,7 +312,8 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	if cerr != nil || perr != nil || merr != nil {
 		return rowRun{}, fmt.Errorf("reading the worker's figures: %v %v %v", cerr, perr, merr)
 	}
-	r.brokerCPU = e.broker.cpu() - broker0
+	r.brokerCPU, r.benchCPU = e.broker.cpu()-broker0, selfUsage().cpu-bench0
+	r.loadAvg = loadAvg()
 	r.cpu, r.cpuTotal, r.peak, r.mallocs = cpu1-cpu0, cpu1, peak, mallocs1-mallocs0
 	p.stop()
 	r.reqs, r.st = a.requests(), a.emu.Stats()
@@ -315,11 +330,39 @@ func (r rowRun) result(row, note string, n int) Result {
 		"cpuSecondsPer1kEvents": round3(r.cpu.Seconds() / float64(n) * 1000), "cpuSecondsTotal": round(r.cpuTotal.Seconds()),
 		"apiRequests": reqs, "byKind": r.st.ByKind,
 		"brokerCPUSecondsPer1kEvents": round3(r.brokerCPU.Seconds() / float64(n) * 1000),
+		"benchCPUSecondsPer1kEvents":  round3(r.benchCPU.Seconds() / float64(n) * 1000),
+		"loadAverage":                 r.loadAvg,
+	}
+	if r.brokerCPU > 0 {
+		// The share of the machine's CPUs the worker, the broker and the
+		// bench (emulator) used together from the join to the end.
+		extra["cpuShareOfMachine"] = round((r.cpu + r.brokerCPU + r.benchCPU).Seconds() / (r.span.Seconds() * float64(runtime.NumCPU())))
 	}
 	if !first.IsZero() {
 		extra["firstRequestSecondsAfterJoin"] = round(first.Sub(r.joinedAt).Seconds())
 		extra["lastResponseSecondsAfterJoin"] = round(last.Sub(r.joinedAt).Seconds())
+		// How long the emulator took per request (latency included), and
+		// how many requests were open on average between the first and
+		// the last: one per partition when the worker always has one out.
+		var busy time.Duration
+		ds := make([]time.Duration, 0, len(r.reqs))
+		for _, q := range r.reqs {
+			busy += q.end.Sub(q.start)
+			ds = append(ds, q.end.Sub(q.start))
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		extra["apiMsMean"] = round(float64(busy) / float64(len(ds)) / float64(time.Millisecond))
+		extra["apiMsMedian"] = round(float64(ds[len(ds)/2]) / float64(time.Millisecond))
+		extra["apiMsP99"] = round(float64(ds[len(ds)*99/100]) / float64(time.Millisecond))
+		if span := last.Sub(first); span > 0 {
+			extra["apiRequestsOpenMean"] = round(busy.Seconds() / span.Seconds())
+		}
 	}
+	parts := make(map[string]int64, len(r.end))
+	for p, n := range r.end {
+		parts[strconv.Itoa(p)] = n
+	}
+	extra["eventsPerPartition"] = parts
 	return Result{
 		Scenario:       row,
 		Note:           note,
@@ -367,6 +410,11 @@ func (e *realEnv) latency(ctx context.Context, t *realTopic) (Result, error) {
 	res := r.result("real-50ms", fmt.Sprintf("%d events, %d keys, +%v on every API request, no rate limit; ideal %.1f s (%d requests on the busiest partition, one at a time); %s",
 		t.events, t.keys, realLatency, ideal.Seconds(), most, realNote), t.events)
 	res.Extra["idealSeconds"] = round(ideal.Seconds())
+	if ms, ok := res.Extra["apiMsMean"].(float64); ok {
+		// The same with the emulator's own time per request (its
+		// validation and answer, on the same CPUs) beside the latency.
+		res.Extra["idealWithMeasuredRequestSeconds"] = round(float64(most) * ms / 1000)
+	}
 	res.Goals = []Goal{atMost("time from the join to committed == end", r.span.Seconds(), goal50msSeconds, "s", 1)}
 	e.o.logf("real-50ms: %d events in %.1fs after the join (ideal %.1fs)", t.events, r.span.Seconds(), ideal.Seconds())
 	return res, nil
@@ -389,7 +437,7 @@ func (a realAPI) windowNote() string {
 // token's budget, the worker pacing in its default burst mode.
 func (e *realEnv) budget(ctx context.Context) (Result, error) {
 	n := e.o.RealBudgetEvents
-	t, err := e.topic(ctx, "budget", n, n)
+	t, err := e.topic(ctx, "budget", n, n, true)
 	if err != nil {
 		return Result{}, err
 	}
@@ -401,7 +449,7 @@ func (e *realEnv) budget(ctx context.Context) (Result, error) {
 	full := (n + 99) / 100
 	windows := (full + api.perWindow - 1) / api.perWindow
 	bound := float64(windows-1)*api.window.Seconds() + goalBudgetSlack
-	res := r.result("real-budget", fmt.Sprintf("%d events, all keys distinct (%d full requests), instant API, %s; pacing burst (default); %s",
+	res := r.result("real-budget", fmt.Sprintf("%d events, all keys distinct, dealt evenly over the partitions (%d full requests), instant API, %s; pacing burst (default); %s",
 		n, full, api.windowNote(), realNote), n)
 	used := windowsUsed(r.reqs, api.window)
 	res.Extra["windowsUsed"] = used
@@ -421,7 +469,7 @@ func (e *realEnv) budget(ctx context.Context) (Result, error) {
 // coalescing should make about one request per 100 keys.
 func (e *realEnv) hotKeys(ctx context.Context) (Result, error) {
 	n, keys := e.o.RealHotEvents, e.o.RealHotKeys
-	t, err := e.topic(ctx, "hotkeys", n, keys)
+	t, err := e.topic(ctx, "hotkeys", n, keys, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -450,7 +498,7 @@ func (e *realEnv) hotKeys(ctx context.Context) (Result, error) {
 // API; the worker's peak RSS.
 func (e *realEnv) big(ctx context.Context) (Result, error) {
 	n, keys := e.o.RealBigEvents, e.o.RealBigKeys
-	t, err := e.topic(ctx, "1m", n, keys)
+	t, err := e.topic(ctx, "1m", n, keys, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -510,6 +558,19 @@ func writeRequests(reqs []apiRequest) int {
 		}
 	}
 	return n
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -53,6 +53,8 @@ type Options struct {
 	// binary's profiled worker (ProfiledWorkerCommand), each writing a CPU
 	// profile to ChildCPUProfile.<row>.
 	ChildCPUProfile string
+	// ChildTrace is the same for an execution trace (runtime/trace).
+	ChildTrace string
 	// Only, when non-empty, names the scenario groups to run: inproc,
 	// child, api, import, visibility, mirror, real; or single real rows
 	// (real-instant, real-50ms, real-budget, real-hotkeys, real-1m).
