@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,16 +100,16 @@ func TestGoalsPrintMetAndMissed(t *testing.T) {
 	}
 }
 
-func TestWindowsUsedFollowsTheEmulatorsWindows(t *testing.T) {
+func TestWindowCountsFollowTheEmulatorsWindows(t *testing.T) {
 	t0 := time.Now()
 	at := func(s float64) apiRequest { return apiRequest{start: t0.Add(time.Duration(s * float64(time.Second)))} }
 	// A window opens at the first request after the previous one ended.
 	reqs := []apiRequest{at(0), at(59.9), at(60), at(61), at(119.9), at(120.1), at(1)}
-	if got := windowsUsed(reqs, time.Minute); got != 3 {
-		t.Errorf("windows %d, want 3", got)
+	if got := windowCounts(reqs, time.Minute); !slices.Equal(got, []int{3, 3, 1}) {
+		t.Errorf("requests per window %v, want [3 3 1]", got)
 	}
-	if got := windowsUsed(nil, time.Minute); got != 0 {
-		t.Errorf("windows of no request %d, want 0", got)
+	if got := windowCounts(nil, time.Minute); len(got) != 0 {
+		t.Errorf("windows of no request %v, want none", got)
 	}
 }
 

@@ -242,6 +242,7 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 		return rowRun{}, err
 	}
 	defer a.Close()
+	a.countRecords = true
 	if api.latency > 0 {
 		if err := a.emu.SetLatency(api.latency); err != nil {
 			return rowRun{}, err
@@ -358,6 +359,21 @@ func (r rowRun) result(row, note string, n int) Result {
 			extra["apiRequestsOpenMean"] = round(busy.Seconds() / span.Seconds())
 		}
 	}
+	var writes, partial, records int
+	for _, q := range r.reqs {
+		if q.records > 0 {
+			writes++
+			records += q.records
+			if q.records < 100 {
+				partial++
+			}
+		}
+	}
+	if writes > 0 {
+		extra["recordsPerWrite"] = round(float64(records) / float64(writes))
+		extra["writesBelow100Records"] = partial
+		extra["recordsWritten"] = records
+	}
 	parts := make(map[string]int64, len(r.end))
 	for p, n := range r.end {
 		parts[strconv.Itoa(p)] = n
@@ -451,8 +467,10 @@ func (e *realEnv) budget(ctx context.Context) (Result, error) {
 	bound := float64(windows-1)*api.window.Seconds() + goalBudgetSlack
 	res := r.result("real-budget", fmt.Sprintf("%d events, all keys distinct, dealt evenly over the partitions (%d full requests), instant API, %s; pacing burst (default); %s",
 		n, full, api.windowNote(), realNote), n)
-	used := windowsUsed(r.reqs, api.window)
+	counts := windowCounts(r.reqs, api.window)
+	used := len(counts)
 	res.Extra["windowsUsed"] = used
+	res.Extra["requestsPerWindow"] = counts
 	res.Extra["maxWindowRequests"] = r.st.MaxWindowRequests
 	res.Extra["rateLimited"] = r.st.RateLimited
 	res.Extra["perWindow"] = api.perWindow
@@ -484,7 +502,7 @@ func (e *realEnv) hotKeys(ctx context.Context) (Result, error) {
 		n, keys, api.windowNote(), (keys+99)/100, realNote), n)
 	res.Extra["writeRequests"] = writes
 	res.Extra["requestsPerKey"] = round3(float64(reqs) / float64(keys))
-	res.Extra["windowsUsed"] = windowsUsed(r.reqs, api.window)
+	res.Extra["requestsPerWindow"] = windowCounts(r.reqs, api.window)
 	res.Extra["rateLimited"] = r.st.RateLimited
 	res.Goals = []Goal{
 		atMost("API requests", float64(reqs), goalHotRequests, "", 0),
@@ -529,24 +547,25 @@ func requestSpan(reqs []apiRequest) (first, last time.Time) {
 	return first, last
 }
 
-// windowsUsed counts the rate windows the requests fell into, as the
-// emulator opens them for one token: a window starts at the first request
-// after the previous one ended.
-func windowsUsed(reqs []apiRequest, window time.Duration) int {
+// windowCounts counts the requests of each rate window they fell into, as
+// the emulator opens them for one token: a window starts at the first
+// request after the previous one ended.
+func windowCounts(reqs []apiRequest, window time.Duration) []int {
 	starts := make([]time.Time, 0, len(reqs))
 	for _, r := range reqs {
 		starts = append(starts, r.start)
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	n := 0
+	var counts []int
 	var open time.Time
 	for _, s := range starts {
-		if n == 0 || !s.Before(open.Add(window)) {
-			n++
+		if len(counts) == 0 || !s.Before(open.Add(window)) {
+			counts = append(counts, 0)
 			open = s
 		}
+		counts[len(counts)-1]++
 	}
-	return n
+	return counts
 }
 
 // writeRequests counts the API requests that write records.
