@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +128,32 @@ func TestRealRowsAreSelectable(t *testing.T) {
 	o.Only = map[string]bool{"inproc": true}
 	if o.wantsReal() {
 		t.Error("--only inproc selects real rows")
+	}
+}
+
+func TestPartitionGapsSumTheTimeBetweenAPartitionsRequests(t *testing.T) {
+	t0 := time.Now()
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	// Two keys of different partitions (of 3).
+	var k0, k1 string
+	for i := 0; k0 == "" || k1 == ""; i++ {
+		k := fmt.Sprintf("acc-%07d", i)
+		switch p := partitionOf(k, 3); {
+		case p == 0 && k0 == "":
+			k0 = k
+		case p == 1 && k1 == "":
+			k1 = k
+		}
+	}
+	reqs := []apiRequest{
+		{start: ms(0), end: ms(50), firstID: k0}, {start: ms(60), end: ms(110), firstID: k0}, {start: ms(130), end: ms(180), firstID: k0},
+		{start: ms(0), end: ms(50), firstID: k1}, {start: ms(50), end: ms(100), firstID: k1},
+	}
+	gaps, busiest := partitionGaps(reqs, 3)
+	if busiest["partition"] != 0 || busiest["requests"] != 3 || busiest["betweenRequestsSeconds"] != 0.03 || busiest["requestSeconds"] != 0.15 {
+		t.Errorf("busiest %v", busiest)
+	}
+	if gaps["betweenRequestsMsMean"] != 15.0 {
+		t.Errorf("gaps %v, want a mean of 15 ms", gaps)
 	}
 }

@@ -406,6 +406,11 @@ func (e *realEnv) instant(ctx context.Context, t *realTopic) (Result, error) {
 	}
 	res := r.result("real-instant", fmt.Sprintf("%d events, %d keys, instant API, no rate limit; %s", t.events, t.keys, realNote), t.events)
 	cpu1k := r.cpu.Seconds() / float64(t.events) * 1000
+	gaps, perPart := partitionGaps(r.reqs, realPartitions)
+	for k, v := range gaps {
+		res.Extra[k] = v
+	}
+	res.Extra["busiestPartition"] = perPart
 	res.Goals = []Goal{atMost("worker CPU per 1k events after the join", cpu1k, goalCPUPer1k, "s", 3)}
 	e.o.logf("real-instant: %d events in %.1fs after the join, %.3f CPU s per 1k events", t.events, r.span.Seconds(), cpu1k)
 	return res, nil
@@ -426,6 +431,11 @@ func (e *realEnv) latency(ctx context.Context, t *realTopic) (Result, error) {
 	res := r.result("real-50ms", fmt.Sprintf("%d events, %d keys, +%v on every API request, no rate limit; ideal %.1f s (%d requests on the busiest partition, one at a time); %s",
 		t.events, t.keys, realLatency, ideal.Seconds(), most, realNote), t.events)
 	res.Extra["idealSeconds"] = round(ideal.Seconds())
+	gaps, perPart := partitionGaps(r.reqs, realPartitions)
+	for k, v := range gaps {
+		res.Extra[k] = v
+	}
+	res.Extra["busiestPartition"] = perPart
 	if ms, ok := res.Extra["apiMsMean"].(float64); ok {
 		// The same with the emulator's own time per request (its
 		// validation and answer, on the same CPUs) beside the latency.
@@ -545,6 +555,52 @@ func requestSpan(reqs []apiRequest) (first, last time.Time) {
 		}
 	}
 	return first, last
+}
+
+// partitionGaps splits the writes of a hash-partitioned topic by the
+// partition of their first record's key and sums, per partition, the time
+// its requests were open and the time between one request's end and the
+// next one's start: what the worker spent between requests. It returns the
+// mean gap and the busiest partition's sums.
+func partitionGaps(reqs []apiRequest, partitions int) (map[string]any, map[string]any) {
+	by := make([][]apiRequest, partitions)
+	for _, q := range reqs {
+		if q.firstID != "" {
+			p := partitionOf(q.firstID, partitions)
+			by[p] = append(by[p], q)
+		}
+	}
+	var gapSum time.Duration
+	gaps := 0
+	busiest := map[string]any{}
+	var most time.Duration
+	for p, qs := range by {
+		if len(qs) == 0 {
+			continue
+		}
+		sort.Slice(qs, func(i, j int) bool { return qs[i].start.Before(qs[j].start) })
+		var open, between time.Duration
+		for i, q := range qs {
+			open += q.end.Sub(q.start)
+			if i > 0 {
+				if g := q.start.Sub(qs[i-1].end); g > 0 {
+					between += g
+					gapSum += g
+					gaps++
+				}
+			}
+		}
+		if span := qs[len(qs)-1].end.Sub(qs[0].start); span > most {
+			most = span
+			busiest = map[string]any{"partition": p, "requests": len(qs), "seconds": round(span.Seconds()),
+				"requestSeconds": round(open.Seconds()), "betweenRequestsSeconds": round(between.Seconds())}
+		}
+	}
+	out := map[string]any{}
+	if gaps > 0 {
+		out["betweenRequestsMsMean"] = round(float64(gapSum) / float64(gaps) / float64(time.Millisecond))
+	}
+	return out, busiest
 }
 
 // windowCounts counts the requests of each rate window they fell into, as
