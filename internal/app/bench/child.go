@@ -93,6 +93,7 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	o.logf("worker-child: %d events in %.1fs", n, f.elapsed.Seconds())
 	r := f.result("worker-child", "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone", n)
 	r.TooMany = ip(st.TooManyRequests)
+	r.Goals = []Goal{below("peak RSS (VmHWM)", *r.PeakRSSMB, goalBigPeakRSSMB, "MB", 0)}
 	r.Extra = map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind}
 	return []Result{r}, nil
 }

@@ -148,6 +148,7 @@ func workerInProc(ctx context.Context, o *Options, stack *costStack, end map[int
 			"batchRetries": retries, "joinSeconds": round(assigned.Sub(began).Seconds()),
 			"eventsPerSecondAfterJoin": round(float64(n) / time.Since(assigned).Seconds())},
 	}
+	r.Goals = []Goal{atLeast("events/s end to end, broker in the same process", r.EventsPerSec, 50_000, "", 0)}
 	if dead != 0 || retries != 0 {
 		r.Note += fmt.Sprintf(" (unexpected: %d dead letters, %d batch retries)", dead, retries)
 	}

@@ -48,10 +48,14 @@ type Goal struct {
 	By     string `json:"by"`
 }
 
-// atMost is the goal figure <= bound; below the goal figure < bound. The
-// figures are printed with prec decimals and unit.
+// atMost is the goal figure <= bound, atLeast figure >= bound and below
+// figure < bound. The figures are printed with prec decimals and unit.
 func atMost(what string, figure, bound float64, unit string, prec int) Goal {
 	return newGoal(what, "<=", figure, bound, figure <= bound, unit, prec)
+}
+
+func atLeast(what string, figure, bound float64, unit string, prec int) Goal {
+	return newGoal(what, ">=", figure, bound, figure >= bound, unit, prec)
 }
 
 func below(what string, figure, bound float64, unit string, prec int) Goal {
