@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.RealBudgetEvents, "real-budget-events", o.RealBudgetEvents, "backlog of real-budget (all keys distinct)")
 	fs.IntVar(&o.RealHotEvents, "real-hot-events", o.RealHotEvents, "backlog of real-hotkeys")
 	fs.IntVar(&o.RealHotKeys, "real-hot-keys", o.RealHotKeys, "distinct keys of real-hotkeys")
+	fs.DurationVar(&o.RealHotLatency, "real-hot-latency", 0, "latency added to every API request of real-hotkeys (default none: instant)")
 	fs.IntVar(&o.RealBigEvents, "real-1m-events", o.RealBigEvents, "backlog of real-1m")
 	fs.IntVar(&o.RealBigKeys, "real-1m-keys", o.RealBigKeys, "distinct keys of real-1m")
 	fs.StringVar(&o.KafkaScript, "kafka-script", "", "scripts/kafka/kafka.sh that starts the real broker (default: found above the current directory)")

@@ -502,14 +502,19 @@ func (e *realEnv) hotKeys(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	api := e.budgetAPI()
+	api.latency = e.o.RealHotLatency
 	r, err := e.run(ctx, "real-hotkeys", t, api)
 	if err != nil {
 		return Result{}, err
 	}
 	reqs, _ := apiCount(r.reqs, time.Time{}, time.Now().Add(time.Hour))
 	writes := writeRequests(r.reqs)
-	res := r.result("real-hotkeys", fmt.Sprintf("%d events over %d keys, instant API, %s; ideal about %d requests (100 keys a request); %s",
-		n, keys, api.windowNote(), (keys+99)/100, realNote), n)
+	lat := "instant API"
+	if api.latency > 0 {
+		lat = fmt.Sprintf("+%v on every API request", api.latency)
+	}
+	res := r.result("real-hotkeys", fmt.Sprintf("%d events over %d keys, %s, %s; ideal about %d requests (100 keys a request); %s",
+		n, keys, lat, api.windowNote(), (keys+99)/100, realNote), n)
 	res.Extra["writeRequests"] = writes
 	res.Extra["requestsPerKey"] = round3(float64(reqs) / float64(keys))
 	res.Extra["requestsPerWindow"] = windowCounts(r.reqs, api.window)

@@ -44,6 +44,7 @@ type Options struct {
 	RealBudgetEvents int
 	RealHotEvents    int
 	RealHotKeys      int
+	RealHotLatency   time.Duration // added to every API request of real-hotkeys; 0: instant
 	RealBigEvents    int
 	RealBigKeys      int
 	// KafkaScript is scripts/kafka/kafka.sh ("" finds it above the current
