@@ -321,7 +321,7 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	return r, nil
 }
 
-// figures are the row's figures common to every real row, measured from
+// result is the row's figures common to every real row, measured from
 // the join to committed == end.
 func (r rowRun) result(row, note string, n int) Result {
 	reqs, tooMany := apiCount(r.reqs, time.Time{}, time.Now().Add(time.Hour))
