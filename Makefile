@@ -43,9 +43,11 @@ e2e:
 	$(GO) test -tags e2e -count=1 -p 1 -timeout 30m -v ./test/e2e/
 
 # Both performance regimes (worker cost; API-bound with the token budget)
-# and the sequential baseline; prints one table and writes
-# bench-results.json. A few minutes; BENCH_ARGS passes flags, e.g.
-# BENCH_ARGS="--only inproc --cpuprofile cpu.prof".
+# and the sequential baseline, then the real-* rows on a real Apache Kafka
+# broker (scripts/kafka/kafka.sh: Java 17 and Maven; skipped without Java),
+# each against its goal; prints one table and writes bench-results.json.
+# About a quarter of an hour; BENCH_ARGS passes flags, e.g.
+# BENCH_ARGS="--only inproc --cpuprofile cpu.prof" or BENCH_ARGS="--only real".
 bench: build
 	$(GO) run ./cmd/gcupsert-bench --bin $(BIN) $(BENCH_ARGS)
 

@@ -12,8 +12,13 @@
 //     Data Tables initial load by import jobs; the time until a single
 //     row change is visible in rows mode.
 //
-// A last scenario measures gcupsert mirror: sync events applied to
+// A further scenario measures gcupsert mirror: sync events applied to
 // PostgreSQL per second, the mirror's CPU and the server's per event.
+//
+// The last rows run the worker as a child process against a real Apache
+// Kafka broker (scripts/kafka/kafka.sh) and hold its figures to goals: CPU
+// per event, time with API latency, the token budget, coalescing of hot
+// keys and peak RSS over a million events (real.go).
 //
 // Each regime also runs a sequential baseline on the same emulator (100
 // events a batch, a token request per batch, no pipelining) and reports
@@ -38,6 +43,13 @@ func Defaults() Options {
 		Keys:           100_000,
 		APIWindow:      60 * time.Second,
 		APIRun:         120 * time.Second,
+
+		RealEvents:       100_000,
+		RealBudgetEvents: 60_000,
+		RealHotEvents:    100_000,
+		RealHotKeys:      2_000,
+		RealBigEvents:    1_000_000,
+		RealBigKeys:      50_000,
 	}
 }
 
@@ -60,9 +72,10 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		{"import", dtImport},
 		{"visibility", rowVisibility},
 		{"mirror", mirrorBench},
+		{"real", realBench}, // selects its rows itself
 	}
 	for _, s := range steps {
-		if !o.want(s.group) {
+		if s.group != "real" && !o.want(s.group) {
 			continue
 		}
 		rs, err := s.run(ctx, &o, dir)

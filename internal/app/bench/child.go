@@ -19,10 +19,10 @@ import (
 
 // childYAML is the child worker's configuration; the secret comes from
 // GCUPSERT_GENESYS_CLIENT_SECRET.
-const childYAML = `worker_id: bench-child
+const childYAML = `worker_id: %s
 kafka:
   brokers: [%s]
-  group_id: bench-child
+  group_id: %s
   session_timeout: 6s
   heartbeat_interval: 1s
   max_wait: 100ms
@@ -93,6 +93,7 @@ func child(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	o.logf("worker-child: %d events in %.1fs", n, f.elapsed.Seconds())
 	r := f.result("worker-child", "regime 1, the worker as a child process (gcupsert run) against kfake + emulator in the bench process; from process start to committed == end; CPU, allocations and peak RSS (VmHWM) are the child's alone", n)
 	r.TooMany = ip(st.TooManyRequests)
+	r.Goals = []Goal{below("peak RSS (VmHWM)", *r.PeakRSSMB, goalBigPeakRSSMB, "MB", 0)}
 	r.Extra = map[string]any{"partitions": o.Partitions, "apiRequests": st.ByKind}
 	return []Result{r}, nil
 }
@@ -131,41 +132,88 @@ func produceBacklog(ctx context.Context, o *Options, brokers []string) (map[int]
 type childProc struct {
 	cmd         *exec.Cmd
 	began       time.Time
-	exited      chan error // the result of cmd.Wait
+	exited      chan struct{} // closed when cmd.Wait returned, with waitErr
+	waitErr     error
 	log         *os.File
 	logPath     string
 	metricsAddr string
+	group       string // its consumer group
+	input       string // its input topic
 }
+
+// childSpec is what a child worker runs against.
+type childSpec struct {
+	name       string   // log prefix; names its config and log files in dir
+	bin        string   // gcupsert binary
+	profile    string   // when set, run this bench binary's profiled worker writing a CPU profile here, not bin
+	trace      string   // the same, writing an execution trace here
+	brokers    []string // bootstrap addresses
+	apiURL     string   // the emulator
+	schemaFile string
+	group      string
+	topics     childTopics
+}
+
+// childTopics are the topics of a child worker.
+type childTopics struct{ input, audit, sync, dead string }
 
 // startChild writes the child's configuration for stack into dir and
 // starts bin on it, its output to dir/child.log and its metrics on a free
 // port.
 func startChild(o *Options, bin, dir string, stack *costStack) (*childProc, error) {
+	return startChildSpec(o, dir, childSpec{name: "worker-child", bin: bin, brokers: stack.brokers, apiURL: stack.api.URL(),
+		schemaFile: stack.schemaFile, group: "bench-child",
+		topics: childTopics{input: inputTopic, audit: auditTopic, sync: syncTopic, dead: deadLetterTopic}})
+}
+
+// startChildSpec writes the configuration of s into dir and starts the
+// worker on it (`gcupsert run`, or the profiled worker of this binary when
+// s.profile is set), its output to dir/<name>.log and its metrics on a
+// free port.
+func startChildSpec(o *Options, dir string, s childSpec) (*childProc, error) {
 	metricsAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cfgPath := filepath.Join(dir, "child.yaml")
-	yml := fmt.Sprintf(childYAML, strings.Join(stack.brokers, ", "), stack.api.URL(), clientID, auditTopic, syncTopic, deadLetterTopic,
-		inputTopic, demo.SchemaName, stack.schemaFile, metricsAddr)
+	file := "child"
+	if s.name != "worker-child" {
+		file = s.name
+	}
+	cfgPath := filepath.Join(dir, file+".yaml")
+	yml := fmt.Sprintf(childYAML, s.group, strings.Join(s.brokers, ", "), s.group, s.apiURL, clientID,
+		s.topics.audit, s.topics.sync, s.topics.dead, s.topics.input, demo.SchemaName, s.schemaFile, metricsAddr)
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
 		return nil, err
 	}
-	p := &childProc{logPath: filepath.Join(dir, "child.log"), metricsAddr: metricsAddr, exited: make(chan error, 1)}
+	p := &childProc{logPath: filepath.Join(dir, file+".log"), metricsAddr: metricsAddr, exited: make(chan struct{}),
+		group: s.group, input: s.topics.input}
 	if p.log, err = os.Create(p.logPath); err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	if s.profile != "" || s.trace != "" {
+		self, err := os.Executable()
+		if err != nil {
+			p.log.Close()
+			return nil, err
+		}
+		p.cmd = exec.Command(self, ProfiledWorkerCommand, "--cpuprofile", s.profile, "--trace", s.trace, "--config", cfgPath)
+		o.logf("%s: running the profiled worker of %s (CPU profile %q, trace %q)", s.name, self, s.profile, s.trace)
+	} else {
+		p.cmd = exec.Command(s.bin, "run", "--config", cfgPath)
+		o.logf("%s: running %s", s.name, s.bin)
+	}
 	p.cmd.Env = append(cleanEnv(), "GCUPSERT_GENESYS_CLIENT_SECRET="+clientSecret)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	o.logf("worker-child: running %s", bin)
 	p.began = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		p.log.Close()
 		return nil, err
 	}
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
+	}()
 	return p, nil
 }
 
@@ -184,16 +232,16 @@ func (p *childProc) measure(ctx context.Context, brokers []string, end map[int]i
 	wctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	done := make(chan error, 1)
 	go func() {
-		_, err := inspect.WaitCommitted(wctx, brokers, "bench-child", inputTopic, end)
+		_, err := inspect.WaitCommitted(wctx, brokers, p.group, p.input, end)
 		done <- err
 	}()
 	var werr error
 	select {
 	case werr = <-done:
-	case err := <-p.exited:
+	case <-p.exited:
 		cancel()
 		<-done
-		return childFigures{}, fmt.Errorf("worker-child exited early (%v); its log: %s", err, p.logPath)
+		return childFigures{}, fmt.Errorf("worker-child exited early (%v); its log: %s", p.waitErr, p.logPath)
 	}
 	cancel()
 	f := childFigures{elapsed: time.Since(p.began)}
@@ -213,8 +261,13 @@ func (p *childProc) measure(ctx context.Context, brokers []string, end map[int]i
 }
 
 // stop sends the child SIGTERM and kills it if it has not exited within
-// 30 s.
+// 30 s; it may be called again, and after the child exited.
 func (p *childProc) stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:

@@ -36,8 +36,29 @@ type Options struct {
 	APIWindow time.Duration
 	// APIRun is how long the API-bound customobjects runs are measured.
 	APIRun time.Duration
+	// RealEvents is the backlog of real-instant and real-50ms (all keys
+	// distinct), RealBudgetEvents that of real-budget (all keys distinct),
+	// RealHotEvents over RealHotKeys that of real-hotkeys, and RealBigEvents
+	// over RealBigKeys that of real-1m.
+	RealEvents       int
+	RealBudgetEvents int
+	RealHotEvents    int
+	RealHotKeys      int
+	RealHotLatency   time.Duration // added to every API request of real-hotkeys; 0: instant
+	RealBigEvents    int
+	RealBigKeys      int
+	// KafkaScript is scripts/kafka/kafka.sh ("" finds it above the current
+	// directory).
+	KafkaScript string
+	// ChildCPUProfile, when set, runs the real rows' worker as this
+	// binary's profiled worker (ProfiledWorkerCommand), each writing a CPU
+	// profile to ChildCPUProfile.<row>.
+	ChildCPUProfile string
+	// ChildTrace is the same for an execution trace (runtime/trace).
+	ChildTrace string
 	// Only, when non-empty, names the scenario groups to run: inproc,
-	// child, api, import, visibility, mirror.
+	// child, api, import, visibility, mirror, real; or single real rows
+	// (real-instant, real-50ms, real-budget, real-hotkeys, real-1m).
 	Only map[string]bool
 	Log  io.Writer
 }
@@ -128,6 +149,7 @@ func workerInProc(ctx context.Context, o *Options, stack *costStack, end map[int
 			"batchRetries": retries, "joinSeconds": round(assigned.Sub(began).Seconds()),
 			"eventsPerSecondAfterJoin": round(float64(n) / time.Since(assigned).Seconds())},
 	}
+	r.Goals = []Goal{atLeast("events/s end to end, broker in the same process", r.EventsPerSec, 50_000, "", 0)}
 	if dead != 0 || retries != 0 {
 		r.Note += fmt.Sprintf(" (unexpected: %d dead letters, %d batch retries)", dead, retries)
 	}

@@ -139,8 +139,10 @@ func (r apiRun) gcupsert(ctx context.Context, schemaFile string, perWindow int) 
 	mu.Lock()
 	written := countWithin(done, t0, t1)
 	mu.Unlock()
-	return r.result("api-gcupsert", fmt.Sprintf("regime 2, customobjects, %v from the first API request; emulator latency median %v p99 %v; budget 300/min as %d per %v window",
-		r.o.APIRun, latencyMedian, latencyP99, perWindow, r.o.APIWindow), written, t0, t1), nil
+	res := r.result("api-gcupsert", fmt.Sprintf("regime 2, customobjects, %v from the first API request; emulator latency median %v p99 %v; budget 300/min as %d per %v window",
+		r.o.APIRun, latencyMedian, latencyP99, perWindow, r.o.APIWindow), written, t0, t1)
+	res.Goals = []Goal{atLeast("share of the budget used", *res.BudgetUsed*100, 95, "%", 1), atMost("429 responses", float64(*res.TooMany), 0, "", 0)}
+	return res, nil
 }
 
 // baseline measures the sequential baseline over up to n events, on the
@@ -295,6 +297,7 @@ func dtImport(ctx context.Context, o *Options, dir string) ([]Result, error) {
 	}
 	// Rows mode needs one request a row at 300 a minute.
 	r.RatioToBaseline = fp(float64(rows) / budgetPerMin * 60 / elapsed.Seconds())
+	r.Goals = []Goal{below("time from worker start to committed == end", elapsed.Seconds(), 60, "s", 1)}
 	r.Note += "; vs baseline = rows mode's time at 300 rows a minute over this time"
 	o.logf("dt-import: %d rows in %.1fs, %d requests", have, elapsed.Seconds(), reqs)
 	return []Result{r}, nil

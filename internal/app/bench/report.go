@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +32,74 @@ type Result struct {
 	RatioToBaseline *float64 `json:"ratioToBaseline,omitempty"`
 	// Extra holds scenario-specific figures.
 	Extra map[string]any `json:"extra,omitempty"`
+	// Goals are the targets the scenario's figures are held to.
+	Goals []Goal `json:"goals,omitempty"`
+}
+
+// Goal is a bound on one of a scenario's figures and how the run did.
+type Goal struct {
+	// What names the figure; Bound is the goal, e.g. "<= 0.030 s".
+	What  string `json:"what"`
+	Bound string `json:"bound"`
+	// Figure is the measured value, Met whether it keeps the bound, and By
+	// how far it is from it: the excess when missed, the margin when met.
+	Figure string `json:"figure"`
+	Met    bool   `json:"met"`
+	By     string `json:"by"`
+}
+
+// atMost is the goal figure <= bound, atLeast figure >= bound and below
+// figure < bound. The figures are printed with prec decimals and unit.
+func atMost(what string, figure, bound float64, unit string, prec int) Goal {
+	return newGoal(what, "<=", figure, bound, figure <= bound, unit, prec)
+}
+
+func atLeast(what string, figure, bound float64, unit string, prec int) Goal {
+	return newGoal(what, ">=", figure, bound, figure >= bound, unit, prec)
+}
+
+func below(what string, figure, bound float64, unit string, prec int) Goal {
+	return newGoal(what, "<", figure, bound, figure < bound, unit, prec)
+}
+
+func newGoal(what, op string, figure, bound float64, met bool, unit string, prec int) Goal {
+	num := func(v float64) string {
+		s := strconv.FormatFloat(v, 'f', prec, 64)
+		if unit != "" {
+			s += " " + unit
+		}
+		return s
+	}
+	by := num(math.Abs(figure - bound))
+	if bound != 0 {
+		by += fmt.Sprintf(" (%.0f%%)", math.Abs(figure-bound)/bound*100)
+	}
+	return Goal{What: what, Bound: op + " " + num(bound), Figure: num(figure), Met: met, By: by}
+}
+
+// String is the goal as the table's notes print it.
+func (g Goal) String() string {
+	if g.Met {
+		return fmt.Sprintf("goal %s %s: %s, met (by %s)", g.What, g.Bound, g.Figure, g.By)
+	}
+	return fmt.Sprintf("goal %s %s: %s, missed by %s", g.What, g.Bound, g.Figure, g.By)
+}
+
+// goalsCell is the table's summary of a row's goals.
+func goalsCell(gs []Goal) string {
+	if len(gs) == 0 {
+		return "-"
+	}
+	missed := 0
+	for _, g := range gs {
+		if !g.Met {
+			missed++
+		}
+	}
+	if missed == 0 {
+		return "met"
+	}
+	return fmt.Sprintf("missed %d/%d", missed, len(gs))
 }
 
 func fp(v float64) *float64 { return &v }
@@ -47,7 +117,7 @@ type Report struct {
 // PrintTable writes the results as an aligned table.
 func PrintTable(w io.Writer, rs []Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tevents\tseconds\tevents/s\tCPU s/1M\tallocs/event\tpeak RSS MB\t429s\tbudget used\tvs baseline\t")
+	fmt.Fprintln(tw, "scenario\tevents\tseconds\tevents/s\tCPU s/1M\tallocs/event\tpeak RSS MB\t429s\tbudget used\tvs baseline\tgoals\t")
 	opt := func(p *float64, format string) string {
 		if p == nil {
 			return "-"
@@ -63,8 +133,9 @@ func PrintTable(w io.Writer, rs []Result) {
 		if r.BudgetUsed != nil {
 			budget = fmt.Sprintf("%.1f%%", *r.BudgetUsed*100)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Events, r.Seconds, r.EventsPerSec,
-			opt(r.CPUPerMillion, "%.1f"), opt(r.AllocsPerEvent, "%.0f"), opt(r.PeakRSSMB, "%.0f"), tm, budget, opt(r.RatioToBaseline, "%.2fx"))
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Events, r.Seconds, r.EventsPerSec,
+			opt(r.CPUPerMillion, "%.1f"), opt(r.AllocsPerEvent, "%.0f"), opt(r.PeakRSSMB, "%.0f"), tm, budget, opt(r.RatioToBaseline, "%.2fx"),
+			goalsCell(r.Goals))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -75,6 +146,19 @@ func PrintTable(w io.Writer, rs []Result) {
 			fmt.Fprintf(w, " %s", b)
 		}
 		fmt.Fprintln(w)
+	}
+	var goals bool
+	for _, r := range rs {
+		goals = goals || len(r.Goals) > 0
+	}
+	if !goals {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, r := range rs {
+		for _, g := range r.Goals {
+			fmt.Fprintf(w, "%-22s %s\n", r.Scenario, g)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,6 +49,10 @@ type apiServer struct {
 	emu *emulator.Server
 	srv *httptest.Server
 
+	// countRecords makes the server count the records of each
+	// customobjects write (apiRequest.records); set before the first request.
+	countRecords bool
+
 	mu   sync.Mutex
 	reqs []apiRequest
 }
@@ -56,6 +62,8 @@ type apiRequest struct {
 	method     string
 	path       string
 	status     int
+	records    int    // records in the body of a customobjects write, when counted
+	firstID    string // the id of its first record
 }
 
 // newAPI starts an emulator with cfg (clients filled in).
@@ -77,15 +85,42 @@ func newAPI(cfg emulator.Config) (*apiServer, error) {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
+		records, firstID := 0, ""
+		if a.countRecords && r.Method == http.MethodPost {
+			records, firstID = countRecords(r)
+		}
 		h.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		a.mu.Lock()
-		a.reqs = append(a.reqs, apiRequest{start: start, end: time.Now(), method: r.Method, path: r.URL.Path, status: sw.status})
+		a.reqs = append(a.reqs, apiRequest{start: start, end: time.Now(), method: r.Method, path: r.URL.Path, status: sw.status, records: records, firstID: firstID})
 		a.mu.Unlock()
 	}))
 	return a, nil
+}
+
+// countRecords reads r's body, a customobjects write ({"records":[...]}),
+// and puts it back for the emulator; it returns the number of records and
+// the id of the first; 0 for any other body.
+func countRecords(r *http.Request) (n int, firstID string) {
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return 0, ""
+	}
+	var doc struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	if json.Unmarshal(body, &doc) != nil || len(doc.Records) == 0 {
+		return 0, ""
+	}
+	var first struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(doc.Records[0], &first)
+	return len(doc.Records), first.ID
 }
 
 func (a *apiServer) URL() string { return a.srv.URL }
