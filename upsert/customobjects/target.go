@@ -16,8 +16,9 @@
 // Prepare validates a record against the route's JSON Schema and reference
 // fields and encodes it exactly as it is placed in the body. Upsert checks
 // unique fields within the batch (each on its own, upsert.UniqueValue),
-// then sends requests one after another, and a repeated key starts a new
-// phase so that per-key order holds. A Target is safe for concurrent use.
+// then sends the requests of a phase Parallelism at a time; a repeated key
+// starts a new phase so that per-key order holds. A Target is safe for
+// concurrent use.
 package customobjects
 
 import (
@@ -62,7 +63,14 @@ type Config struct {
 	// the package's MaxRecords and MaxBytes.
 	MaxRecords int
 	MaxBytes   int
+	// Parallelism is the requests one Upsert call has in flight (the
+	// records of one phase hold each key once, so their requests may go in
+	// any order); default 2.
+	Parallelism int
 }
+
+// DefaultParallelism is the requests one Upsert call has in flight.
+const DefaultParallelism = 2
 
 func (c *Config) setDefaults() {
 	if c.Conflict == "" {
@@ -73,6 +81,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBytes == 0 {
 		c.MaxBytes = MaxBytes
+	}
+	if c.Parallelism == 0 {
+		c.Parallelism = DefaultParallelism
 	}
 }
 
@@ -88,6 +99,9 @@ func (c *Config) Validate() error {
 		if f == "" {
 			return errors.New("customobjects: unique and reference field names must not be empty")
 		}
+	}
+	if c.Parallelism < 1 {
+		return fmt.Errorf("customobjects: parallelism %d is below 1", c.Parallelism)
 	}
 	if c.MaxRecords < 1 || c.MaxRecords > MaxRecords {
 		return fmt.Errorf("customobjects: max records %d must be within 1..%d", c.MaxRecords, MaxRecords)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/upsert"
 )
@@ -15,7 +17,7 @@ import (
 // Upsert runs the batch checks (reference fields; unique fields, each on
 // its own: of two keys sharing a value the later is rejected), then sends
 // the upserts in requests of at most MaxRecords records and MaxBytes bytes
-// and each delete on its own. Records the API rejects are isolated (by the
+// and each delete on its own, Parallelism requests at a time. Records the API rejects are isolated (by the
 // error body's entity ids, else by bisection) and the rest resent.
 //
 // On success the Result holds one Outcome per item, in order. The error is
@@ -103,6 +105,8 @@ func (t *Target) checkBatch(b *upsert.Tracker) {
 }
 
 func (t *Target) runPhase(ctx context.Context, b *upsert.Tracker, idxs []int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(t.cfg.Parallelism)
 	var chunk []int
 	size := 0
 	for _, i := range idxs {
@@ -111,27 +115,26 @@ func (t *Target) runPhase(ctx context.Context, b *upsert.Tracker, idxs []int) er
 		}
 		n := b.Items[i].Size()
 		if len(chunk) > 0 && (len(chunk)+1 > t.limits.MaxRecords || t.limits.BodySize(len(chunk)+1, size+n) > t.limits.MaxBytes) {
-			if err := t.send(ctx, b, chunk); err != nil {
-				return err
-			}
+			c := chunk
+			g.Go(func() error { return t.send(gctx, b, c) })
 			chunk, size = nil, 0
 		}
 		chunk = append(chunk, i)
 		size += n
 	}
 	if len(chunk) > 0 {
-		if err := t.send(ctx, b, chunk); err != nil {
-			return err
-		}
+		g.Go(func() error { return t.send(gctx, b, chunk) })
 	}
 	for _, i := range idxs {
 		if b.Items[i].Record.Op == change.OpDelete {
-			if err := t.delete(ctx, b, i); err != nil {
-				return err
-			}
+			g.Go(func() error { return t.delete(gctx, b, i) })
 		}
 	}
-	return nil
+	err := g.Wait()
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // body frames items: prefix, items joined by the separator, suffix.
