@@ -655,3 +655,41 @@ func TestReviveResendsTheKeysLaterWrites(t *testing.T) {
 		}
 	})
 }
+
+// A partition with a backlog gathers past a request's worth even while its
+// sender is free, so that the backlog goes in whole requests: the batch goes
+// once the partition has caught up, the buffer is full, or it has gathered
+// for a second.
+func TestBacklogGathersWhileBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := &fakeTarget{calls: make(chan int, 10)}
+		h := newLoop(t, Config{Linger: 10 * time.Millisecond, MaxRecords: 2, BufferKeys: 100}, tg, &fakePub{})
+		behind := func(key string, hwm int64) {
+			h.msgs <- kafkaread.Message{Offset: h.next, Key: []byte(key), Value: []byte(`{"op":"upsert","data":{}}`), HighWaterMark: hwm}
+			h.next++
+		}
+		for i := 0; i < 10; i++ { // offsets 0..9; the last one has caught up
+			behind(fmt.Sprint("k", i), 10)
+		}
+		if n := <-tg.calls; n != 10 {
+			t.Fatalf("the backlog went as a batch of %d, want 10", n)
+		}
+		h.wantCommit(10)
+		// Still behind, and nothing more comes: the batch goes after a second.
+		behind("x", 100)
+		behind("y", 100)
+		behind("z", 100)
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		select {
+		case n := <-tg.calls:
+			t.Fatalf("a batch of %d went before the gathering time", n)
+		default:
+		}
+		time.Sleep(time.Millisecond)
+		if n := <-tg.calls; n != 3 {
+			t.Fatalf("batch of %d, want 3", n)
+		}
+		h.wantCommit(13)
+	})
+}

@@ -73,7 +73,7 @@ func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Me
 	for {
 		s.handOver(workCtx)
 		in := msgs
-		if s.carry != nil || s.cur.full(s.l, s.busy()) {
+		if s.carry != nil || s.cur.full(s.l, s.gathering()) {
 			in = nil // back-pressure until the sender is free
 		}
 		var finished <-chan struct{}
@@ -88,7 +88,7 @@ func (w *partitionWorker) loop(workCtx context.Context, msgs <-chan kafkaread.Me
 			}
 			s.received(m)
 		case <-s.lingerC:
-			s.linger, s.lingerC, s.lingered = nil, nil, true
+			s.linger, s.lingerC = nil, nil // handOver decides, by the batch's age
 		case <-s.upserted:
 			s.upserted = nil
 		case <-finished:
@@ -138,9 +138,14 @@ type loopState struct {
 	// newest one's, nil once its upsert is done.
 	pending  []*flight
 	upserted <-chan struct{}
-	linger   clock.Timer
-	lingerC  <-chan time.Time
-	lingered bool
+	// linger wakes the loop at due, when cur may be ready by its age.
+	linger  clock.Timer
+	lingerC <-chan time.Time
+	due     time.Time
+	started time.Time // when cur got its first message
+	// behind says the last message fetched had others after it on the
+	// broker: the partition has a backlog.
+	behind   bool
 	expected int64 // next offset the worker has seen
 }
 
@@ -149,17 +154,58 @@ func (s *loopState) stopLinger() {
 		s.linger.Stop()
 		s.linger, s.lingerC = nil, nil
 	}
-	s.lingered = false
+	s.due = time.Time{}
 }
 
 // busy reports whether the sender cannot take cur now: a batch is
-// upserting, or two are in flight. cur then coalesces (batchLimits).
+// upserting, or two are in flight.
 func (s *loopState) busy() bool { return s.upserted != nil || len(s.pending) >= 2 }
 
+// gathering reports whether cur coalesces past a request's worth
+// (batchLimits): while the sender is busy, and while the partition has a
+// backlog, so that a backlog goes in whole requests, each key's latest
+// event only.
+func (s *loopState) gathering() bool { return s.busy() || s.behind }
+
+// gatherMax bounds how long a batch gathers while its partition has a
+// backlog.
+func (s *loopState) gatherMax() time.Duration { return max(5*s.w.c.cfg.Linger, time.Second) }
+
+// ready reports whether cur may be sent, and otherwise when it will be by
+// its age: when a message waits for room; with a backlog, once the buffer
+// is full (a message then waits) or the batch has gathered for gatherMax;
+// without one, once it holds a request's worth or has lingered.
+func (s *loopState) ready(now time.Time) (bool, time.Time) {
+	wait := s.w.c.cfg.Linger
+	if s.behind {
+		wait = s.gatherMax()
+	}
+	due := s.started.Add(wait)
+	switch {
+	case s.carry != nil, !now.Before(due):
+		return true, due
+	case !s.behind && s.cur.full(s.l, false):
+		return true, due
+	}
+	return false, due
+}
+
 // handOver starts sending cur when it is ready, no batch is upserting and
-// at most one is publishing.
+// at most one is publishing; otherwise it sets the timer for when cur will
+// be ready by its age.
 func (s *loopState) handOver(workCtx context.Context) {
-	if s.busy() || s.cur.empty() || (s.carry == nil && !s.lingered && !s.cur.full(s.l, false)) {
+	if s.busy() || s.cur.empty() {
+		return
+	}
+	now := s.w.c.cfg.Clock.Now()
+	ok, due := s.ready(now)
+	if !ok {
+		if !due.Equal(s.due) {
+			s.stopLinger()
+			s.due = due
+			s.linger = s.w.c.cfg.Clock.NewTimer(due.Sub(now))
+			s.lingerC = s.linger.C()
+		}
 		return
 	}
 	b := s.cur
@@ -192,24 +238,23 @@ func (s *loopState) received(m kafkaread.Message) {
 			h.OnFetched(w.topic, w.partition, m.HighWaterMark-m.Offset-1)
 		}
 	}
+	// m joins cur as the messages before it did; then whether more wait
+	// decides how cur goes on.
 	if !s.add(m) {
 		s.carry = &m
 	}
+	s.behind = m.HighWaterMark > m.Offset+1
 }
 
 // add places m into cur, starting the linger timer, and reports whether
 // it fit.
 func (s *loopState) add(m kafkaread.Message) bool {
-	if !s.w.add(s.l, s.cur, m, s.busy()) {
+	first := s.cur.empty()
+	if !s.w.add(s.l, s.cur, m, s.gathering()) {
 		return false
 	}
-	if s.linger == nil && !s.lingered {
-		if d := s.w.c.cfg.Linger; d <= 0 {
-			s.lingered = true
-		} else {
-			s.linger = s.w.c.cfg.Clock.NewTimer(d)
-			s.lingerC = s.linger.C()
-		}
+	if first {
+		s.started = s.w.c.cfg.Clock.Now()
 	}
 	return true
 }

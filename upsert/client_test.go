@@ -79,11 +79,16 @@ func TestTokenRequestAndHeaders(t *testing.T) {
 			t.Errorf("%s User-Agent = %q", r.Method, r.Header.Get("User-Agent"))
 		}
 	}
-	if reqs[0].Method != http.MethodPost || reqs[0].Path != "/api/v2/customobjects/accounts/records" || reqs[0].Header.Get("Content-Type") != "application/json" {
-		t.Errorf("POST request %s %s Content-Type %q", reqs[0].Method, reqs[0].Path, reqs[0].Header.Get("Content-Type"))
+	// The upsert and the delete go in parallel: find each by its method.
+	byMethod := map[string]upserttest.Request{}
+	for _, r := range reqs[:2] {
+		byMethod[r.Method] = r
 	}
-	if reqs[1].Method != http.MethodDelete || reqs[1].Header.Get("Content-Type") != "" || len(reqs[1].Body) != 0 {
-		t.Errorf("DELETE request %s Content-Type %q body %q", reqs[1].Method, reqs[1].Header.Get("Content-Type"), reqs[1].Body)
+	if post := byMethod[http.MethodPost]; post.Path != "/api/v2/customobjects/accounts/records" || post.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("POST request %s %s Content-Type %q", post.Method, post.Path, post.Header.Get("Content-Type"))
+	}
+	if d, ok := byMethod[http.MethodDelete]; !ok || d.Header.Get("Content-Type") != "" || len(d.Body) != 0 {
+		t.Errorf("DELETE request %s Content-Type %q body %q", d.Method, d.Header.Get("Content-Type"), d.Body)
 	}
 }
 

@@ -80,6 +80,7 @@ func testRestartResumesFromCommittedOffsets(t *testing.T, c Cluster) {
 	e.produce(ds.Events)
 	cfg := e.config(group)
 	cfg.Batch.MaxRecords = 20
+	cfg.Batch.BufferKeys = 1 // batches of one request, so that a stop finds work left
 	r := e.start(cfg)
 	eventually(t, 20*time.Second, "a first commit", func() bool {
 		for _, off := range e.committed(group) {
