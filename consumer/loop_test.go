@@ -659,7 +659,7 @@ func TestReviveResendsTheKeysLaterWrites(t *testing.T) {
 // A partition with a backlog gathers past a request's worth even while its
 // sender is free, so that the backlog goes in whole requests: the batch goes
 // once the partition has caught up, the buffer is full, or it has gathered
-// for a second.
+// for five seconds.
 func TestBacklogGathersWhileBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := &fakeTarget{calls: make(chan int, 10)}
@@ -675,11 +675,11 @@ func TestBacklogGathersWhileBehind(t *testing.T) {
 			t.Fatalf("the backlog went as a batch of %d, want 10", n)
 		}
 		h.wantCommit(10)
-		// Still behind, and nothing more comes: the batch goes after a second.
+		// Still behind, and nothing more comes: the batch goes after 5 s.
 		behind("x", 100)
 		behind("y", 100)
 		behind("z", 100)
-		time.Sleep(999 * time.Millisecond)
+		time.Sleep(4999 * time.Millisecond)
 		synctest.Wait()
 		select {
 		case n := <-tg.calls:

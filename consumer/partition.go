@@ -168,8 +168,9 @@ func (s *loopState) busy() bool { return s.upserted != nil || len(s.pending) >= 
 func (s *loopState) gathering() bool { return s.busy() || s.behind }
 
 // gatherMax bounds how long a batch gathers while its partition has a
-// backlog.
-func (s *loopState) gatherMax() time.Duration { return max(5*s.w.c.cfg.Linger, time.Second) }
+// backlog: long enough for a backlog of a few hot keys to be read whole
+// (the buffer bounds a larger one), so that each key goes once.
+func (s *loopState) gatherMax() time.Duration { return max(10*s.w.c.cfg.Linger, 5*time.Second) }
 
 // ready reports whether cur may be sent, and otherwise when it will be by
 // its age: when a message waits for room; with a backlog, once the buffer
