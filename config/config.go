@@ -341,7 +341,7 @@ func Default() Config {
 			Linger:      Duration(200 * time.Millisecond),
 			MaxInflight: 8,
 			BufferKeys:  1000,
-			BufferBytes: 16 << 20,
+			BufferBytes: 32 << 20,
 		},
 		Topics:  Topics{Audit: "gcupsert.audit", Sync: "gcupsert.sync", DeadLetter: "gcupsert.deadletter"},
 		Log:     Log{Level: "info", Format: "auto"},

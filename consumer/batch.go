@@ -61,7 +61,7 @@ type batchLimits struct {
 // (the body, and the decoded record it keeps): estimates of Go's memory,
 // measured on the worker, so that the buffer bound bounds the process.
 const (
-	entryOverhead = 512
+	entryOverhead = 256
 	itemFactor    = 6
 )
 

@@ -87,7 +87,7 @@ type Route struct {
 // Defaults of the coalescing buffer (Config.BufferKeys, BufferBytes).
 const (
 	DefaultBufferKeys  = 1000
-	DefaultBufferBytes = 16 << 20
+	DefaultBufferBytes = 32 << 20
 )
 
 // Balancer names a partition assignment strategy.
@@ -130,7 +130,7 @@ type Config struct {
 	// requests; never less than one request's worth. BufferBytes is the
 	// memory all partitions together may hold in such batches beyond a
 	// request's worth each (input and prepared records, estimated as Go
-	// holds them). Defaults 1000 keys and 16 MiB.
+	// holds them). Defaults 1000 keys and 32 MiB.
 	BufferKeys  int
 	BufferBytes int
 	// Retry paces the retries of a batch with no outcome yet or with
