@@ -104,7 +104,8 @@ type Sync struct {
 	// Record is the record as written; nil (JSON null) for a delete.
 	Record map[string]any
 	// RecordJSON, when set, is the record as written as a JSON object (as
-	// the API returned it), used instead of Record.
+	// the API returned it, so valid JSON: it is placed as it is when it is
+	// compact), used instead of Record.
 	RecordJSON json.RawMessage
 	Source     change.Source
 	// recordOmitted is set by Publish when the record does not fit.
@@ -241,6 +242,8 @@ func (s Sync) encode() (kafka.Message, error) {
 	b = append(b, `,"record":`...)
 	var err error
 	switch {
+	case len(s.RecordJSON) > 0 && !hasSpace(s.RecordJSON):
+		b = append(b, s.RecordJSON...) // decoded from the API's answer: valid, already compact
 	case len(s.RecordJSON) > 0:
 		b, err = jsonenc.Value(b, s.RecordJSON)
 	case s.Record != nil:
@@ -268,6 +271,16 @@ func (s Sync) encode() (kafka.Message, error) {
 	b = jsonenc.String(b, formatTime(s.Time))
 	b = append(b, '}')
 	return kafka.Message{Key: []byte(s.Key), Value: b, Time: s.Time}, nil
+}
+
+// hasSpace reports a byte JSON may hold between tokens.
+func hasSpace(b []byte) bool {
+	for _, c := range b {
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 // Message encodes the dead letter: the original key and value, and the
