@@ -149,9 +149,12 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	// The worker allocates per record and keeps little beyond its bounded
-	// batches: fewer collections for some memory, unless GOGC says else.
-	if os.Getenv("GOGC") == "" {
+	// batches: fewer collections for some memory (GOGC=200), within a soft
+	// limit so that a large backlog does not double the peak
+	// (GOMEMLIMIT=112MiB), unless the environment sets them.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetGCPercent(200)
+		debug.SetMemoryLimit(112 << 20)
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signalContext(log)
