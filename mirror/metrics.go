@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gcupsert/gcupsert/internal/health"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gcupsert/gcupsert/internal/clock"
 )
@@ -102,27 +103,9 @@ func (m *Metrics) Ready() (bool, []string) {
 
 // Handler serves /metrics, /healthz and /readyz.
 func (m *Metrics) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	healthy := func() (bool, []string) {
 		ok, why := m.Healthy()
-		writeHealth(w, ok, why)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := m.Ready()
-		msg := "ok"
-		if !ok {
-			msg = fmt.Sprint(why)
-		}
-		writeHealth(w, ok, msg)
-	})
-	return mux
-}
-
-func writeHealth(w http.ResponseWriter, ok bool, line string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if !ok {
-		w.WriteHeader(http.StatusServiceUnavailable)
+		return ok, []string{why}
 	}
-	fmt.Fprintln(w, line)
+	return health.Handler(m.reg, healthy, m.Ready)
 }

@@ -24,9 +24,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gcupsert/gcupsert/internal/health"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gcupsert/gcupsert/change"
 	"github.com/gcupsert/gcupsert/consumer"
@@ -384,28 +385,9 @@ func (m *Metrics) Ready() (bool, []string) {
 
 // Handler serves /metrics, /healthz and /readyz.
 func (m *Metrics) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	healthy := func() (bool, []string) {
 		ok, why := m.Healthy()
-		writeHealth(w, ok, []string{why})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := m.Ready()
-		if ok {
-			why = []string{"ok"}
-		}
-		writeHealth(w, ok, why)
-	})
-	return mux
-}
-
-func writeHealth(w http.ResponseWriter, ok bool, lines []string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if !ok {
-		w.WriteHeader(http.StatusServiceUnavailable)
+		return ok, []string{why}
 	}
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
+	return health.Handler(m.reg, healthy, m.Ready)
 }
