@@ -1,26 +1,15 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/gcupsert/gcupsert/emulator"
 	"github.com/gcupsert/gcupsert/internal/app/demo"
@@ -230,24 +219,11 @@ type rowRun struct {
 // run measures one row: a fresh emulator with api, the child worker with
 // its own group on t, until the group has committed t's end offsets.
 func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI) (rowRun, error) {
-	cfg := emulator.Config{Schemas: map[string][]byte{tableName: []byte(demo.Schema)},
-		UniqueFields: map[string][]string{tableName: {"accountNumber"}}}
-	if api.perWindow > 0 {
-		cfg.RateLimitPerMinute, cfg.RateWindow = api.perWindow, api.window
-	} else {
-		cfg.DisableRateLimit = true
-	}
-	a, err := newAPI(cfg)
+	a, err := rowEmulator(api)
 	if err != nil {
 		return rowRun{}, err
 	}
 	defer a.Close()
-	a.countRecords = true
-	if api.latency > 0 {
-		if err := a.emu.SetLatency(api.latency); err != nil {
-			return rowRun{}, err
-		}
-	}
 	spec := childSpec{name: row, bin: e.bin, brokers: e.broker.brokers, apiURL: a.URL(), schemaFile: e.schemaFile,
 		group: e.name(row), topics: childTopics{input: t.name, audit: e.out.audit, sync: e.out.sync, dead: e.out.dead}}
 	if e.o.ChildCPUProfile != "" {
@@ -270,15 +246,8 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	r := rowRun{end: t.end}
 
 	// The join: the group is stable with a member that holds partitions.
-	joined := make(chan error, 1)
-	go func() { joined <- waitJoined(ctx, e.broker.brokers, spec.group, t.name) }()
-	select {
-	case err = <-joined:
-	case <-p.exited:
-		return rowRun{}, fmt.Errorf("the worker exited before joining (%v); its log: %s", p.waitErr, p.logPath)
-	}
-	if err != nil {
-		return rowRun{}, fmt.Errorf("waiting for the group to join: %w (log: %s)", err, p.logPath)
+	if err := untilExit(p, "joining", func() error { return waitJoined(ctx, e.broker.brokers, spec.group, t.name) }); err != nil {
+		return rowRun{}, err
 	}
 	r.joinedAt = time.Now()
 	r.joined = r.joinedAt.Sub(p.began)
@@ -292,18 +261,12 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	}
 	broker0, bench0 := e.broker.cpu(), selfUsage().cpu
 
-	done := make(chan error, 1)
-	go func() {
+	err = untilExit(p, "committing the end offsets", func() error {
 		_, err := inspect.WaitCommitted(ctx, e.broker.brokers, spec.group, t.name, t.end)
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-p.exited:
-		return rowRun{}, fmt.Errorf("the worker exited early (%v); its log: %s", p.waitErr, p.logPath)
-	}
+		return err
+	})
 	if err != nil {
-		return rowRun{}, fmt.Errorf("%w (log: %s)", err, p.logPath)
+		return rowRun{}, err
 	}
 	now := time.Now()
 	r.span, r.total = now.Sub(r.joinedAt), now.Sub(p.began)
@@ -319,6 +282,47 @@ func (e *realEnv) run(ctx context.Context, row string, t *realTopic, api realAPI
 	p.stop()
 	r.reqs, r.st = a.requests(), a.emu.Stats()
 	return r, nil
+}
+
+// rowEmulator is a fresh emulator for one row, serving the demo's schema
+// with api's latency and rate limit, counting the records of each write.
+func rowEmulator(api realAPI) (*apiServer, error) {
+	cfg := emulator.Config{Schemas: map[string][]byte{tableName: []byte(demo.Schema)},
+		UniqueFields: map[string][]string{tableName: {"accountNumber"}}}
+	if api.perWindow > 0 {
+		cfg.RateLimitPerMinute, cfg.RateWindow = api.perWindow, api.window
+	} else {
+		cfg.DisableRateLimit = true
+	}
+	a, err := newAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.countRecords = true
+	if api.latency > 0 {
+		if err := a.emu.SetLatency(api.latency); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// untilExit runs wait in a goroutine and returns its error, or an error
+// naming the worker's log when the worker exits first (the goroutine then
+// ends with the caller's context).
+func untilExit(p *childProc, what string, wait func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: %w (log: %s)", what, err, p.logPath)
+		}
+		return nil
+	case <-p.exited:
+		return fmt.Errorf("the worker exited before %s (%v); its log: %s", what, p.waitErr, p.logPath)
+	}
 }
 
 // result is the row's figures common to every real row, measured from
@@ -546,314 +550,4 @@ func (e *realEnv) big(ctx context.Context) (Result, error) {
 	res.Goals = []Goal{below("peak RSS (VmHWM)", mb(r.peak), goalBigPeakRSSMB, "MB", 0)}
 	e.o.logf("real-1m: %d events, %d requests in %.1fs after the join, peak RSS %.0f MB", n, reqs, r.span.Seconds(), mb(r.peak))
 	return res, nil
-}
-
-// requestSpan is the start of the first API request and the end of the
-// last.
-func requestSpan(reqs []apiRequest) (first, last time.Time) {
-	for _, r := range reqs {
-		if first.IsZero() || r.start.Before(first) {
-			first = r.start
-		}
-		if r.end.After(last) {
-			last = r.end
-		}
-	}
-	return first, last
-}
-
-// partitionGaps splits the writes of a hash-partitioned topic by the
-// partition of their first record's key and sums, per partition, the time
-// its requests were open and the time between one request's end and the
-// next one's start: what the worker spent between requests. It returns the
-// mean gap and the busiest partition's sums.
-func partitionGaps(reqs []apiRequest, partitions int) (map[string]any, map[string]any) {
-	by := make([][]apiRequest, partitions)
-	for _, q := range reqs {
-		if q.firstID != "" {
-			p := partitionOf(q.firstID, partitions)
-			by[p] = append(by[p], q)
-		}
-	}
-	var gapSum time.Duration
-	gaps := 0
-	busiest := map[string]any{}
-	var most time.Duration
-	for p, qs := range by {
-		if len(qs) == 0 {
-			continue
-		}
-		sort.Slice(qs, func(i, j int) bool { return qs[i].start.Before(qs[j].start) })
-		var open, between time.Duration
-		for i, q := range qs {
-			open += q.end.Sub(q.start)
-			if i > 0 {
-				if g := q.start.Sub(qs[i-1].end); g > 0 {
-					between += g
-					gapSum += g
-					gaps++
-				}
-			}
-		}
-		if span := qs[len(qs)-1].end.Sub(qs[0].start); span > most {
-			most = span
-			busiest = map[string]any{"partition": p, "requests": len(qs), "seconds": round(span.Seconds()),
-				"requestSeconds": round(open.Seconds()), "betweenRequestsSeconds": round(between.Seconds())}
-		}
-	}
-	out := map[string]any{}
-	if gaps > 0 {
-		out["betweenRequestsMsMean"] = round(float64(gapSum) / float64(gaps) / float64(time.Millisecond))
-	}
-	return out, busiest
-}
-
-// windowCounts counts the requests of each rate window they fell into, as
-// the emulator opens them for one token: a window starts at the first
-// request after the previous one ended.
-func windowCounts(reqs []apiRequest, window time.Duration) []int {
-	starts := make([]time.Time, 0, len(reqs))
-	for _, r := range reqs {
-		starts = append(starts, r.start)
-	}
-	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	var counts []int
-	var open time.Time
-	for _, s := range starts {
-		if len(counts) == 0 || !s.Before(open.Add(window)) {
-			counts = append(counts, 0)
-			open = s
-		}
-		counts[len(counts)-1]++
-	}
-	return counts
-}
-
-// writeRequests counts the API requests that write records.
-func writeRequests(reqs []apiRequest) int {
-	n := 0
-	for _, r := range reqs {
-		if r.method != http.MethodGet {
-			n++
-		}
-	}
-	return n
-}
-
-// loadAvg is the first three fields of /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-// realBroker is the Apache Kafka broker of the real rows: one started by
-// scripts/kafka/kafka.sh into dir, or one named by GCUPSERT_TEST_BROKERS.
-type realBroker struct {
-	script  string // "" when the broker was not started here
-	dir     string
-	brokers []string
-	pid     int
-}
-
-// startRealBroker starts the broker, or says in skip why the real rows
-// cannot run here (no Java, or no Maven to fetch the broker's jars).
-func startRealBroker(ctx context.Context, o *Options, dir string) (b *realBroker, skip string, err error) {
-	if s := strings.TrimSpace(os.Getenv(brokersEnv)); s != "" {
-		var bs []string
-		for _, a := range strings.Split(s, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				bs = append(bs, a)
-			}
-		}
-		o.logf("real: using the broker %s from %s", strings.Join(bs, ","), brokersEnv)
-		return &realBroker{brokers: bs}, "", nil
-	}
-	if !haveJava() {
-		return nil, "no Java: the real Apache Kafka broker (scripts/kafka/kafka.sh) needs Java 17+ (and Maven once); or set " + brokersEnv, nil
-	}
-	script, err := kafkaScript(o.KafkaScript)
-	if err != nil {
-		return nil, "", err
-	}
-	b = &realBroker{script: script, dir: dir}
-	if _, err := b.sh(ctx, "install"); err != nil {
-		if _, lerr := exec.LookPath("mvn"); lerr != nil {
-			return nil, "no Maven to fetch the Apache Kafka broker's jars (scripts/kafka/kafka.sh install); or set " + brokersEnv, nil
-		}
-		return nil, "", err
-	}
-	began := time.Now()
-	addr, err := b.sh(ctx, "start", dir)
-	if err != nil {
-		_, _ = b.sh(context.Background(), "stop", dir)
-		return nil, "", err
-	}
-	b.brokers = []string{addr}
-	if raw, err := os.ReadFile(filepath.Join(dir, "kafka.pid")); err == nil {
-		b.pid, _ = strconv.Atoi(strings.TrimSpace(string(raw)))
-	}
-	o.logf("real: Apache Kafka started at %s in %.1fs", addr, time.Since(began).Seconds())
-	return b, "", nil
-}
-
-func haveJava() bool {
-	if h := os.Getenv("JAVA_HOME"); h != "" {
-		if fi, err := os.Stat(filepath.Join(h, "bin", "java")); err == nil && !fi.IsDir() {
-			return true
-		}
-	}
-	_, err := exec.LookPath("java")
-	return err == nil
-}
-
-// kafkaScript is path, or scripts/kafka/kafka.sh of the module the current
-// directory is in.
-func kafkaScript(path string) (string, error) {
-	if path != "" {
-		return path, nil
-	}
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(d, "scripts", "kafka", "kafka.sh")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		up := filepath.Dir(d)
-		if up == d {
-			return "", errors.New("bench: scripts/kafka/kafka.sh not found above the current directory (run from the module root or pass --kafka-script)")
-		}
-		d = up
-	}
-}
-
-// sh runs kafka.sh and returns the last line it printed.
-func (b *realBroker) sh(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.script, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kafka.sh %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	var last string
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			last = l
-		}
-	}
-	return last, nil
-}
-
-// stop stops a broker started here.
-func (b *realBroker) stop() error {
-	if b.script == "" {
-		return nil
-	}
-	_, err := b.sh(context.Background(), "stop", b.dir)
-	return err
-}
-
-// cpu is the broker JVM's CPU time so far; 0 when it is not known.
-func (b *realBroker) cpu() time.Duration {
-	if b.pid == 0 {
-		return 0
-	}
-	d, _ := procCPU(b.pid)
-	return d
-}
-
-func randomSuffix() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// createTopics creates each topic with its partition count (replication
-// factor 1) and waits until every partition has a leader.
-func createTopics(ctx context.Context, brokers []string, partitions map[string]int) error {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 20 * time.Second, Transport: &kafka.Transport{}}
-	req := &kafka.CreateTopicsRequest{}
-	names := make([]string, 0, len(partitions))
-	for name, n := range partitions {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1})
-		names = append(names, name)
-	}
-	res, err := cl.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("bench: create topics: %w", err)
-	}
-	for name, terr := range res.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("bench: create topic %s: %w", name, terr)
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
-		if err == nil && topicsReady(md, partitions) {
-			return nil
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return fmt.Errorf("bench: topics %v not ready: %w", names, err)
-		}
-	}
-}
-
-func topicsReady(md *kafka.MetadataResponse, want map[string]int) bool {
-	found := 0
-	for _, tp := range md.Topics {
-		n, ok := want[tp.Name]
-		if !ok {
-			continue
-		}
-		if tp.Error != nil || len(tp.Partitions) != n {
-			return false
-		}
-		for _, p := range tp.Partitions {
-			if p.Error != nil || p.Leader.Host == "" {
-				return false
-			}
-		}
-		found++
-	}
-	return found == len(want)
-}
-
-// waitJoined polls, every 10 ms, until group is stable with a member that
-// holds partitions of topic.
-func waitJoined(ctx context.Context, brokers []string, group, topic string) error {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: &kafka.Transport{}}
-	for {
-		res, err := cl.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
-		if err == nil {
-			for _, g := range res.Groups {
-				if g.Error != nil || g.GroupState != "Stable" {
-					continue
-				}
-				for _, m := range g.Members {
-					for _, t := range m.MemberAssignments.Topics {
-						if t.Topic == topic && len(t.Partitions) > 0 {
-							return nil
-						}
-					}
-				}
-			}
-		}
-		if err := sleep(ctx, 10*time.Millisecond); err != nil {
-			return err
-		}
-	}
 }
