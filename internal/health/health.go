@@ -14,6 +14,14 @@ import (
 // Check reports whether the process is healthy (or ready), and why not.
 type Check func() (ok bool, why []string)
 
+// OneReason adapts a check that gives a single reason.
+func OneReason(check func() (bool, string)) Check {
+	return func() (bool, []string) {
+		ok, why := check()
+		return ok, []string{why}
+	}
+}
+
 // Handler serves reg at /metrics, healthy at /healthz and ready at /readyz.
 func Handler(reg *prometheus.Registry, healthy, ready Check) http.Handler {
 	mux := http.NewServeMux()

@@ -38,3 +38,18 @@ func TestHandler(t *testing.T) {
 		t.Errorf("/metrics: %d %s", rec.Code, body)
 	}
 }
+
+func TestOneReason(t *testing.T) {
+	h := Handler(prometheus.NewRegistry(), OneReason(func() (bool, string) { return false, "wedged: partition 2" }),
+		OneReason(func() (bool, string) { return true, "ok" }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != 503 || rec.Body.String() != "wedged: partition 2\n" {
+		t.Errorf("/healthz: %d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != 200 || rec.Body.String() != "ok\n" {
+		t.Errorf("/readyz: %d %q", rec.Code, rec.Body.String())
+	}
+}

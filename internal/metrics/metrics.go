@@ -385,9 +385,5 @@ func (m *Metrics) Ready() (bool, []string) {
 
 // Handler serves /metrics, /healthz and /readyz.
 func (m *Metrics) Handler() http.Handler {
-	healthy := func() (bool, []string) {
-		ok, why := m.Healthy()
-		return ok, []string{why}
-	}
-	return health.Handler(m.reg, healthy, m.Ready)
+	return health.Handler(m.reg, health.OneReason(m.Healthy), m.Ready)
 }
