@@ -56,8 +56,12 @@ func (noLoader) Load(u string) (any, error) {
 // for range first: none may be beyond a double (1e400 is no number an API
 // can store), and a field whose schema type is integer must fit 64 bits.
 func ValidateFields(sch *jsonschema.Schema, data map[string]any) ([]change.FieldError, error) {
-	if fe := checkRanges(sch, data); fe != nil {
+	plan := planOf(sch)
+	if fe := checkRanges(plan.integers, data); fe != nil {
 		return fe, nil
+	}
+	if plan.flat != nil && plan.flat.valid(data) {
+		return nil, nil
 	}
 	err := sch.Validate(data)
 	if err == nil {
@@ -156,40 +160,46 @@ func Summarize(prefix string, fields []change.FieldError) string {
 	return sb.String()
 }
 
-// integerProps caches, per compiled schema, the properties whose type is
-// integer (and not number): the JSON Schema library builds their type
-// lists anew on every call. Schemas compiled again (refreshed) add
-// entries; the cache is emptied when it holds maxIntegerProps.
+// schemaPlan is what ValidateFields computes once per compiled schema:
+// the properties whose type is integer (and not number), which the JSON
+// Schema library would build anew on every call, and the flat plan (nil
+// when the schema is not flat).
+type schemaPlan struct {
+	integers map[string]bool
+	flat     *flatPlan
+}
+
+// plans caches a plan per compiled schema. Schemas compiled again
+// (refreshed) add entries; the cache is emptied when it holds maxPlans.
 var (
-	integerProps  sync.Map // *jsonschema.Schema -> map[string]bool
-	integerCached atomic.Int64
+	plans       sync.Map // *jsonschema.Schema -> *schemaPlan
+	plansCached atomic.Int64
 )
 
-const maxIntegerProps = 1024
+const maxPlans = 1024
 
-func integerFields(sch *jsonschema.Schema) map[string]bool {
-	if m, ok := integerProps.Load(sch); ok {
-		return m.(map[string]bool)
+func planOf(sch *jsonschema.Schema) *schemaPlan {
+	if p, ok := plans.Load(sch); ok {
+		return p.(*schemaPlan)
 	}
-	if integerCached.Add(1) > maxIntegerProps {
-		integerProps.Clear()
-		integerCached.Store(1)
+	if plansCached.Add(1) > maxPlans {
+		plans.Clear()
+		plansCached.Store(1)
 	}
-	m := map[string]bool{}
-	for name, p := range sch.Properties {
-		if p != nil && p.Types != nil {
-			ts := p.Types.ToStrings()
-			m[name] = slices.Contains(ts, "integer") && !slices.Contains(ts, "number")
+	p := &schemaPlan{integers: map[string]bool{}, flat: newFlatPlan(sch)}
+	for name, ps := range sch.Properties {
+		if ps != nil && ps.Types != nil {
+			ts := ps.Types.ToStrings()
+			p.integers[name] = slices.Contains(ts, "integer") && !slices.Contains(ts, "number")
 		}
 	}
-	integerProps.Store(sch, m)
-	return m
+	plans.Store(sch, p)
+	return p
 }
 
 // checkRanges reports the numbers of data that are out of range.
-func checkRanges(sch *jsonschema.Schema, data map[string]any) []change.FieldError {
+func checkRanges(integers map[string]bool, data map[string]any) []change.FieldError {
 	var fe []change.FieldError
-	integers := integerFields(sch)
 	for name, v := range data {
 		if msg := outOfRange(v, integers[name]); msg != "" {
 			fe = append(fe, change.FieldError{Field: name, Code: "range", Message: msg})

@@ -1,6 +1,7 @@
 package customobjects
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -23,7 +24,7 @@ func benchTarget(b *testing.B) *Target {
 func benchData() map[string]any {
 	return map[string]any{
 		"customerName": "Acme Corp", "tier": "gold", "phone": "+15551234", "email": "ops@acme.example",
-		"seats": 42.0, "ownerId": "owner-7", "active": true,
+		"seats": json.Number("42"), "ownerId": "owner-7", "active": true,
 	}
 }
 
