@@ -78,7 +78,7 @@ func newECScenario(t *testing.T, name string, partitions int, tune tuning) *ecSc
 	contacts := strings.TrimSuffix(base.topics.Input, ".in") + ".contacts"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := integration.CreateTopics(ctx, suite.brokers, map[string]int{contacts: partitions}); err != nil {
+	if err := inspect.CreateTopics(ctx, suite.brokers, map[string]int{contacts: partitions}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/gcupsert/gcupsert/internal/inspect"
 )
 
 // BrokersEnv names the environment variable that selects a real cluster:
@@ -120,7 +122,7 @@ func (c realCluster) Open(t testing.TB, partitions int) ([]string, Topics) {
 	topics := Topics{Input: base + ".in", Audit: base + ".audit", Sync: base + ".sync", DeadLetter: base + ".dead"}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err := CreateTopics(ctx, c.brokers, map[string]int{
+	err := inspect.CreateTopics(ctx, c.brokers, map[string]int{
 		topics.Input: partitions, topics.Audit: 1, topics.Sync: 1, topics.DeadLetter: 1,
 	})
 	if err != nil {
@@ -140,60 +142,6 @@ func adminClient(brokers []string) *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 20 * time.Second, Transport: &kafka.Transport{}}
 }
 
-// CreateTopics creates each named topic with its partition count and
-// replication factor 1, then waits until every partition has a leader.
-func CreateTopics(ctx context.Context, brokers []string, partitions map[string]int) error {
-	cl := adminClient(brokers)
-	req := &kafka.CreateTopicsRequest{}
-	for name, n := range partitions {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1})
-	}
-	res, err := cl.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("create topics: %w", err)
-	}
-	for name, terr := range res.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", name, terr)
-		}
-	}
-	for {
-		ready, err := topicsReady(ctx, cl, partitions)
-		if err == nil && ready {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("topics %v not ready: %w (last error %v)", keys(partitions), ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func topicsReady(ctx context.Context, cl *kafka.Client, want map[string]int) (bool, error) {
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: keys(want)})
-	if err != nil {
-		return false, err
-	}
-	found := 0
-	for _, tp := range md.Topics {
-		n, ok := want[tp.Name]
-		if !ok {
-			continue
-		}
-		if tp.Error != nil || len(tp.Partitions) != n {
-			return false, tp.Error
-		}
-		for _, p := range tp.Partitions {
-			if p.Error != nil || p.Leader.Host == "" {
-				return false, p.Error
-			}
-		}
-		found++
-	}
-	return found == len(want), nil
-}
-
 // DeleteTopics deletes the named topics.
 func DeleteTopics(ctx context.Context, brokers []string, names ...string) error {
 	res, err := adminClient(brokers).DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
@@ -207,12 +155,4 @@ func DeleteTopics(ctx context.Context, brokers []string, names ...string) error 
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func keys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

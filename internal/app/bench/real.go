@@ -91,7 +91,7 @@ func realBench(ctx context.Context, o *Options, dir string) ([]Result, error) {
 		return nil, err
 	}
 	e.out = childTopics{audit: e.name("audit"), sync: e.name("sync"), dead: e.name("dead")}
-	if err := createTopics(ctx, broker.brokers, map[string]int{e.out.audit: 1, e.out.sync: 1, e.out.dead: 1}); err != nil {
+	if err := inspect.CreateTopics(ctx, broker.brokers, map[string]int{e.out.audit: 1, e.out.sync: 1, e.out.dead: 1}); err != nil {
 		return nil, err
 	}
 	var out []Result
@@ -148,7 +148,7 @@ type realTopic struct {
 // may land on several partitions).
 func (e *realEnv) topic(ctx context.Context, name string, n, keys int, balanced bool) (*realTopic, error) {
 	t := &realTopic{name: e.name(name), events: n, keys: keys}
-	if err := createTopics(ctx, e.broker.brokers, map[string]int{t.name: realPartitions}); err != nil {
+	if err := inspect.CreateTopics(ctx, e.broker.brokers, map[string]int{t.name: realPartitions}); err != nil {
 		return nil, err
 	}
 	e.o.logf("real: producing %d events over %d keys to %s (%d partitions)", n, keys, t.name, realPartitions)

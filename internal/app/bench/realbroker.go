@@ -143,58 +143,6 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
-// createTopics creates each topic with its partition count (replication
-// factor 1) and waits until every partition has a leader.
-func createTopics(ctx context.Context, brokers []string, partitions map[string]int) error {
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 20 * time.Second, Transport: &kafka.Transport{}}
-	req := &kafka.CreateTopicsRequest{}
-	names := make([]string, 0, len(partitions))
-	for name, n := range partitions {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: name, NumPartitions: n, ReplicationFactor: 1})
-		names = append(names, name)
-	}
-	res, err := cl.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("bench: create topics: %w", err)
-	}
-	for name, terr := range res.Errors {
-		if terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("bench: create topic %s: %w", name, terr)
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
-		if err == nil && topicsReady(md, partitions) {
-			return nil
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return fmt.Errorf("bench: topics %v not ready: %w", names, err)
-		}
-	}
-}
-
-func topicsReady(md *kafka.MetadataResponse, want map[string]int) bool {
-	found := 0
-	for _, tp := range md.Topics {
-		n, ok := want[tp.Name]
-		if !ok {
-			continue
-		}
-		if tp.Error != nil || len(tp.Partitions) != n {
-			return false
-		}
-		for _, p := range tp.Partitions {
-			if p.Error != nil || p.Leader.Host == "" {
-				return false
-			}
-		}
-		found++
-	}
-	return found == len(want)
-}
-
 // waitJoined polls, every 10 ms, until group is stable with a member that
 // holds partitions of topic.
 func waitJoined(ctx context.Context, brokers []string, group, topic string) error {
