@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gcupsert/gcupsert/internal/script"
 	"github.com/gcupsert/gcupsert/test/integration"
 	"github.com/gcupsert/gcupsert/test/pgtest"
 )
@@ -161,20 +160,7 @@ func stopKafka() bool {
 // kafkaScript runs scripts/kafka/kafka.sh and returns the last line it
 // printed on standard output.
 func kafkaScript(args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(suite.root, "scripts", "kafka", "kafka.sh"), args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kafka.sh %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	var last string
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			last = l
-		}
-	}
-	return last, nil
+	return script.Run(context.Background(), filepath.Join(suite.root, "scripts", "kafka", "kafka.sh"), args...)
 }
 
 func watchForAbort() func() {

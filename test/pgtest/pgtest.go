@@ -5,8 +5,6 @@
 package pgtest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gcupsert/gcupsert/internal/script"
 )
 
 // URLEnv names the environment variable that selects a running server
@@ -29,7 +29,7 @@ const SkipMessage = "PostgreSQL binaries not found: apt-get install postgresql"
 const (
 	startTimeout = 3 * time.Minute // the script gives up after GCUPSERT_PG_START_TIMEOUT (60 s)
 	stopTimeout  = time.Minute     // fast shutdown 20 s, then immediate
-	script       = "scripts/postgres/postgres.sh"
+	scriptRel    = "scripts/postgres/postgres.sh"
 )
 
 // Start returns the URL of a PostgreSQL database for t: the value of URLEnv
@@ -107,13 +107,13 @@ func scriptPath() (string, error) {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, filepath.FromSlash(script))
+		p := filepath.Join(dir, filepath.FromSlash(scriptRel))
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%s not found above the working directory", script)
+			return "", fmt.Errorf("%s not found above the working directory", scriptRel)
 		}
 		dir = parent
 	}
@@ -128,24 +128,5 @@ func run(timeout time.Duration, args ...string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	// The server must not keep the command's pipes open: do not wait for it.
-	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = errors.Join(err, fmt.Errorf("timed out after %s", timeout))
-	}
-	if err != nil {
-		return "", fmt.Errorf("postgres.sh %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	var last string
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			last = l
-		}
-	}
-	return last, nil
+	return script.Run(ctx, path, args...)
 }

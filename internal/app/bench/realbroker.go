@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/gcupsert/gcupsert/internal/script"
 )
 
 // realBroker is the Apache Kafka broker of the real rows: one started by
@@ -103,20 +102,7 @@ func kafkaScript(path string) (string, error) {
 
 // sh runs kafka.sh and returns the last line it printed.
 func (b *realBroker) sh(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, b.script, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kafka.sh %s: %w\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	var last string
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			last = l
-		}
-	}
-	return last, nil
+	return script.Run(ctx, b.script, args...)
 }
 
 // stop stops a broker started here.
