@@ -3,14 +3,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -388,41 +386,14 @@ func (s *ecScenario) tallyOutbound(out outbound, src string) (*tally, map[string
 			redelivered[in.topic][key] = true
 		}
 	}
-	for _, m := range out.Dead {
-		id := m.Headers["gcupsert.event.id"]
-		in, p, o, inEv, ok := s.input(id)
+	tl.countDead(out.Dead, func(id string) (eventSource, bool) {
+		in, p, o, ev, ok := s.input(id)
 		if !ok {
-			tl.problem("dead letter with event id %q", id)
-			continue
+			return eventSource{}, false
 		}
-		if !bytes.Equal(m.Key, inEv.Key) || !bytes.Equal(m.Value, inEv.Value) {
-			tl.problem("dead letter %s: key or value changed", id)
-		}
-		if m.Headers["gcupsert.error.class"] == "" || m.Headers["gcupsert.error.code"] == "" || m.Headers["gcupsert.source.topic"] != in.topic ||
-			m.Headers["gcupsert.source.partition"] != strconv.Itoa(p) || m.Headers["gcupsert.source.offset"] != strconv.FormatInt(o, 10) {
-			tl.problem("dead letter %s: headers %v", id, m.Headers)
-		}
-		tl.dead[id]++
-		tl.reason[id] = m.Headers["gcupsert.error.class"] + "/" + m.Headers["gcupsert.error.code"] + ": " + m.Headers["gcupsert.error.message"]
-	}
-	for _, m := range out.Audit {
-		var a struct {
-			Version  int    `json:"version"`
-			BatchID  string `json:"batchId"`
-			WorkerID string `json:"workerId"`
-			Source   struct {
-				Topic       string `json:"topic"`
-				Partition   int    `json:"partition"`
-				FirstOffset int64  `json:"firstOffset"`
-				LastOffset  int64  `json:"lastOffset"`
-			} `json:"source"`
-		}
-		if err := json.Unmarshal(m.Value, &a); err != nil || a.Version != 1 || (a.Source.Topic != s.inputs[0].topic && a.Source.Topic != s.inputs[1].topic) {
-			tl.problem("audit event %s: not a version 1 event of an input topic (%v)", m.Key, err)
-			continue
-		}
-		tl.cover(a.BatchID, a.WorkerID, a.Source.Topic, a.Source.Partition, a.Source.FirstOffset, a.Source.LastOffset)
-	}
+		return eventSource{topic: in.topic, partition: p, offset: o, key: ev.Key, value: ev.Value}, true
+	})
+	tl.countAudit(out.Audit, func(topic string) bool { return topic == s.inputs[0].topic || topic == s.inputs[1].topic })
 	return tl, redelivered
 }
 

@@ -424,6 +424,61 @@ func (tl *tally) problem(format string, args ...any) {
 	}
 }
 
+// eventSource is an input event as the scenario produced it.
+type eventSource struct {
+	topic     string
+	partition int
+	offset    int64
+	key       []byte
+	value     []byte
+}
+
+// countDead counts the dead letters by event id, checking that each
+// carries its input event's key and value unchanged, an error class and
+// code, and its source in headers; source finds the event of an id.
+func (tl *tally) countDead(dead []outMsg, source func(id string) (eventSource, bool)) {
+	for _, m := range dead {
+		id := m.Headers["gcupsert.event.id"]
+		in, ok := source(id)
+		if !ok {
+			tl.problem("dead letter with event id %q", id)
+			continue
+		}
+		if !bytes.Equal(m.Key, in.key) || !bytes.Equal(m.Value, in.value) {
+			tl.problem("dead letter %s: key or value changed", id)
+		}
+		if m.Headers["gcupsert.error.class"] == "" || m.Headers["gcupsert.error.code"] == "" || m.Headers["gcupsert.source.topic"] != in.topic ||
+			m.Headers["gcupsert.source.partition"] != strconv.Itoa(in.partition) || m.Headers["gcupsert.source.offset"] != strconv.FormatInt(in.offset, 10) {
+			tl.problem("dead letter %s: headers %v", id, m.Headers)
+		}
+		tl.dead[id]++
+		tl.reason[id] = m.Headers["gcupsert.error.class"] + "/" + m.Headers["gcupsert.error.code"] + ": " + m.Headers["gcupsert.error.message"]
+	}
+}
+
+// countAudit records the offsets each audit event covers; every audit
+// event must be a version 1 event of an input topic.
+func (tl *tally) countAudit(audit []outMsg, isInput func(topic string) bool) {
+	for _, m := range audit {
+		var a struct {
+			Version  int    `json:"version"`
+			BatchID  string `json:"batchId"`
+			WorkerID string `json:"workerId"`
+			Source   struct {
+				Topic       string `json:"topic"`
+				Partition   int    `json:"partition"`
+				FirstOffset int64  `json:"firstOffset"`
+				LastOffset  int64  `json:"lastOffset"`
+			} `json:"source"`
+		}
+		if err := json.Unmarshal(m.Value, &a); err != nil || a.Version != 1 || !isInput(a.Source.Topic) {
+			tl.problem("audit event %s: not a version 1 event of an input topic (%v)", m.Key, err)
+			continue
+		}
+		tl.cover(a.BatchID, a.WorkerID, a.Source.Topic, a.Source.Partition, a.Source.FirstOffset, a.Source.LastOffset)
+	}
+}
+
 // eventID is the id the worker gives the event at offset o of partition p
 // of topic.
 func eventID(topic string, p int, o int64) string {
@@ -500,42 +555,15 @@ func (s *scenario) tallyOutbound(out outbound) *tally {
 		tl.sync[ev.EventID]++
 		tl.syncBatch[ev.EventID] = append(tl.syncBatch[ev.EventID], ev.BatchID)
 	}
-	for _, m := range out.Dead {
-		id := m.Headers["gcupsert.event.id"]
+	tl.countDead(out.Dead, func(id string) (eventSource, bool) {
 		p, o, ok := s.parseEventID(id)
 		if !ok {
-			tl.problem("dead letter with event id %q", id)
-			continue
+			return eventSource{}, false
 		}
 		in := s.ds.Events[s.offsets[p][o]]
-		if !bytes.Equal(m.Key, in.Key) || !bytes.Equal(m.Value, in.Value) {
-			tl.problem("dead letter %s: key or value changed", id)
-		}
-		if m.Headers["gcupsert.error.class"] == "" || m.Headers["gcupsert.error.code"] == "" || m.Headers["gcupsert.source.offset"] != strconv.FormatInt(o, 10) {
-			tl.problem("dead letter %s: headers %v", id, m.Headers)
-		}
-		tl.dead[id]++
-		tl.reason[id] = m.Headers["gcupsert.error.class"] + "/" + m.Headers["gcupsert.error.code"] + ": " + m.Headers["gcupsert.error.message"]
-	}
-	for _, m := range out.Audit {
-		var a struct {
-			Version  int    `json:"version"`
-			BatchID  string `json:"batchId"`
-			WorkerID string `json:"workerId"`
-			Status   string `json:"status"`
-			Source   struct {
-				Topic       string `json:"topic"`
-				Partition   int    `json:"partition"`
-				FirstOffset int64  `json:"firstOffset"`
-				LastOffset  int64  `json:"lastOffset"`
-			} `json:"source"`
-		}
-		if err := json.Unmarshal(m.Value, &a); err != nil || a.Version != 1 || a.Source.Topic != s.topics.Input {
-			tl.problem("audit event %s: not a version 1 event of the input topic (%v)", m.Key, err)
-			continue
-		}
-		tl.cover(a.BatchID, a.WorkerID, a.Source.Topic, a.Source.Partition, a.Source.FirstOffset, a.Source.LastOffset)
-	}
+		return eventSource{topic: s.topics.Input, partition: p, offset: o, key: in.Key, value: in.Value}, true
+	})
+	tl.countAudit(out.Audit, func(topic string) bool { return topic == s.topics.Input })
 	return tl
 }
 
