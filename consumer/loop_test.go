@@ -483,8 +483,11 @@ func TestBacklogCoalescesWhileTheSenderIsBusy(t *testing.T) {
 		if n := <-tg.calls; n != 3 {
 			t.Fatalf("the coalesced batch has %d records, want 3 (one per key)", n)
 		}
-		tg.block <- struct{}{}
+		// While that batch is sent, the loop reads on: the waiting key and
+		// the one after it gather into the next batch before the sender is free.
 		<-read
+		synctest.Wait()
+		tg.block <- struct{}{}
 		if n := <-tg.calls; n != 2 {
 			t.Fatalf("the batch after it has %d records, want 2", n)
 		}
